@@ -1,0 +1,192 @@
+"""The only module that writes to the Kubernetes API.
+
+Children are written with server-side apply under one field manager
+(`constants.FIELD_MANAGER`), forcing conflicts: the operator owns exactly the
+fields it renders and never touches the rest. Status goes to the `/status`
+subresource as a merge patch; Events are core/v1 Events, which `kubectl
+describe msvc` shows.
+
+A small static table maps each rendered kind to its REST path. We render a
+known, closed set of kinds, so discovery round trips (and the memory of a
+discovery cache) buy nothing here. Used by reconcile.py through the
+`ClusterApi` protocol, which unit tests replace with an in-memory fake.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Protocol
+
+from kubernetes_asyncio import client as k8s
+from kubernetes_asyncio import config as k8s_config
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from shopmesh_operator import constants as c
+from shopmesh_operator.models import ObjectRef
+from shopmesh_operator.status import now_iso
+
+log = logging.getLogger(__name__)
+
+#: (apiVersion, kind) -> plural resource name, for every kind render produces.
+RESOURCES: dict[tuple[str, str], str] = {
+    ("v1", "ServiceAccount"): "serviceaccounts",
+    ("v1", "Service"): "services",
+    ("apps/v1", "Deployment"): "deployments",
+    (c.API_VERSION, c.KIND): c.PLURAL,
+}
+
+
+class ApplyError(Exception):
+    """The API server refused a child: `reason` and `message` go into a condition."""
+
+    def __init__(self, *, reason: str, message: str, retryable: bool) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.retryable = retryable
+
+
+class ClusterApi(Protocol):
+    """What reconcile needs from the cluster; `KubeApi` is the real one."""
+
+    async def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None: ...
+    async def list_microservices(self) -> list[tuple[str, str]]: ...
+    async def apply(self, manifest: dict[str, Any]) -> dict[str, Any]: ...
+    async def patch_status(self, ref: ObjectRef, status: dict[str, Any]) -> None: ...
+    async def post_event(self, ref: ObjectRef, *, type_: str, reason: str, message: str) -> None: ...
+
+
+def resource_path(api_version: str, kind: str, namespace: str, name: str | None = None) -> str:
+    plural = RESOURCES[(api_version, kind)]
+    prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    path = f"{prefix}/namespaces/{namespace}/{plural}"
+    return f"{path}/{name}" if name else path
+
+
+class KubeApi:
+    """`ClusterApi` over kubernetes_asyncio's ApiClient; counts its write calls."""
+
+    def __init__(self, api_client: k8s.ApiClient) -> None:
+        self._api = api_client
+        self.writes = 0
+
+    @classmethod
+    async def connect(cls) -> KubeApi:
+        try:
+            k8s_config.load_incluster_config()
+        except k8s_config.ConfigException:
+            await k8s_config.load_kube_config()
+        return cls(k8s.ApiClient())
+
+    async def close(self) -> None:
+        await self._api.close()
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        content_type: str = "application/json",
+        query: list[tuple[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        if method != "GET":
+            self.writes += 1
+        response = await self._api.call_api(
+            path,
+            method,
+            query_params=query or [],
+            header_params={"Accept": "application/json", "Content-Type": content_type},
+            body=body,
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _return_http_data_only=True,
+        )
+        raw = await response.read()
+        if not 200 <= response.status <= 299:
+            raise ApiException(status=response.status, reason=raw.decode(errors="replace")[:2000])
+        return dict(json.loads(raw)) if raw else {}
+
+    async def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return await self._call("GET", resource_path(api_version, kind, namespace, name))
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise _as_apply_error(exc, f"{kind} {namespace}/{name}") from exc
+
+    async def list_microservices(self) -> list[tuple[str, str]]:
+        try:
+            listing = await self._call("GET", f"/apis/{c.API_VERSION}/{c.PLURAL}")
+        except ApiException as exc:
+            raise _as_apply_error(exc, "list of Microservices") from exc
+        return [
+            (item["metadata"]["namespace"], item["metadata"]["name"])
+            for item in listing.get("items", [])
+        ]
+
+    async def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        meta = manifest["metadata"]
+        path = resource_path(manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"])
+        try:
+            return await self._call(
+                "PATCH",
+                path,
+                body=manifest,
+                content_type="application/apply-patch+yaml",
+                query=[("fieldManager", c.FIELD_MANAGER), ("force", "true")],
+            )
+        except ApiException as exc:
+            raise _as_apply_error(exc, f"{manifest['kind']} {meta['namespace']}/{meta['name']}") from exc
+
+    async def patch_status(self, ref: ObjectRef, status: dict[str, Any]) -> None:
+        path = resource_path(c.API_VERSION, c.KIND, ref.namespace, ref.name) + "/status"
+        try:
+            await self._call(
+                "PATCH", path, body={"status": status}, content_type="application/merge-patch+json"
+            )
+        except ApiException as exc:
+            if exc.status == 404:  # deleted meanwhile: nothing to report on
+                return
+            raise _as_apply_error(exc, f"status of {ref.namespace}/{ref.name}") from exc
+
+    async def post_event(self, ref: ObjectRef, *, type_: str, reason: str, message: str) -> None:
+        stamp = now_iso()
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{ref.name}.", "namespace": ref.namespace},
+            "involvedObject": {
+                "apiVersion": c.API_VERSION,
+                "kind": c.KIND,
+                "name": ref.name,
+                "namespace": ref.namespace,
+                "uid": ref.uid,
+            },
+            "type": type_,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": c.EVENT_SOURCE},
+            "reportingComponent": c.EVENT_SOURCE,
+            "reportingInstance": c.EVENT_SOURCE,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+        }
+        try:
+            await self._call("POST", f"/api/v1/namespaces/{ref.namespace}/events", body=event)
+        except ApiException as exc:  # an Event is best effort; never fail a reconcile on it
+            log.warning("could not post event %s on %s/%s: %s", reason, ref.namespace, ref.name, exc.reason)
+
+
+def _as_apply_error(exc: ApiException, what: str) -> ApplyError:
+    message = exc.reason or "error"
+    try:
+        message = json.loads(exc.body or exc.reason).get("message", message)
+    except (TypeError, ValueError, AttributeError):
+        pass
+    status = exc.status or 0
+    retryable = status == 0 or status >= 500 or status in (409, 429)
+    reason = "Invalid" if status == 422 else ("Forbidden" if status == 403 else "ApiError")
+    return ApplyError(reason=reason, message=f"{what}: {message}", retryable=retryable)

@@ -1,0 +1,45 @@
+"""Operator start-up and shutdown: kopf settings and the one API client in `memo`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from typing import Any
+
+import kopf
+
+from shopmesh_operator import constants as c
+from shopmesh_operator.apply import KubeApi
+from shopmesh_operator.resync import resync_forever
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    # We post our own, meaningful Events; kopf's per-handler ones would be noise
+    # and would make an idle operator write.
+    settings.posting.enabled = False
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=c.GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=c.GROUP, key="last-handled-configuration"
+    )
+    settings.watching.server_timeout = 270
+    settings.watching.client_timeout = 300
+    memo.api = await KubeApi.connect()
+    namespaces = [ns for ns in os.environ.get("SHOPMESH_NAMESPACES", "").split(",") if ns]
+    interval = float(os.environ.get("SHOPMESH_RESYNC_SECONDS", "300"))
+    memo.resync = asyncio.create_task(
+        resync_forever(memo.api, interval=interval, namespaces=namespaces)
+    )
+
+
+@kopf.on.cleanup()
+async def close(memo: kopf.Memo, **_: Any) -> None:
+    resync = getattr(memo, "resync", None)
+    if resync is not None:
+        resync.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await resync
+    api = getattr(memo, "api", None)
+    if api is not None:
+        await api.close()

@@ -1,0 +1,147 @@
+"""Level-triggered reconcile of one Microservice: the same function serves create,
+update, resume, child events and the periodic safety-net timer.
+
+Each pass renders the children, compares each with what is live and applies only
+what differs (so an idle operator writes nothing), then computes the status from
+the live Deployment and writes it only if it changed. Events record every
+created, updated or repaired child and every phase change. When the API refuses
+a child, the failure becomes a condition and the last good children stay.
+Called by handlers/; talks to the cluster only through `apply.ClusterApi`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from shopmesh_operator import constants as c
+from shopmesh_operator.apply import ApplyError, ClusterApi
+from shopmesh_operator.drift import find_drift
+from shopmesh_operator.models import Microservice, MicroserviceStatus
+from shopmesh_operator.render import build_children
+from shopmesh_operator.status import calculate_failed_status, calculate_status
+
+log = logging.getLogger(__name__)
+_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+@dataclass(frozen=True)
+class ChildChange:
+    kind: str
+    name: str
+    action: str  # "Created" | "Updated" | "DriftRepaired"
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    changes: tuple[ChildChange, ...]
+    status: MicroserviceStatus
+    status_written: bool
+
+
+class InvalidSpec(Exception):
+    """The stored spec does not parse; the CRD schema should have refused it."""
+
+
+async def reconcile_microservice(
+    namespace: str, name: str, api: ClusterApi
+) -> ReconcileResult | None:
+    """Bring the cluster in line with Microservice `namespace/name`.
+
+    The resource is read afresh under a per-object lock, so concurrent triggers
+    (a child event, the timer, an update) never act on a stale status. Returns
+    None when it is gone or being deleted; raises ApplyError when worth retrying.
+    """
+    key = (namespace, name)
+    lock = _locks.get(key)
+    if lock is None:
+        lock = _locks[key] = asyncio.Lock()
+    async with lock:
+        body = await api.get(c.API_VERSION, c.KIND, namespace, name)
+        if body is None or body.get("metadata", {}).get("deletionTimestamp"):
+            return None
+        try:
+            ms = Microservice.from_body(body)
+        except ValidationError as err:
+            raise InvalidSpec(f"invalid Microservice spec: {err}") from err
+        return await _reconcile(ms, api)
+
+
+async def _reconcile(ms: Microservice, api: ClusterApi) -> ReconcileResult:
+    spec_changed = ms.status.observed_generation != ms.metadata.generation
+    first_pass = ms.status.observed_generation is None
+    changes: list[ChildChange] = []
+    live_by_kind: dict[str, dict[str, Any] | None] = {}
+    try:
+        for manifest in build_children(ms):
+            change, live = await _sync_child(
+                manifest, api, spec_changed=spec_changed, first_pass=first_pass
+            )
+            live_by_kind[manifest["kind"]] = live
+            if change:
+                changes.append(change)
+    except ApplyError as err:
+        status = calculate_failed_status(ms, reason=err.reason, message=err.message)
+        written = await _write_status(ms, status, api)
+        if written:
+            await api.post_event(ms.metadata, type_="Warning", reason=err.reason, message=err.message)
+        if err.retryable:
+            raise
+        return ReconcileResult(tuple(changes), status, written)
+
+    for change in changes:
+        log.info("%s/%s: %s", ms.metadata.namespace, ms.metadata.name, _describe(change))
+        await api.post_event(ms.metadata, type_="Normal", reason=change.action, message=_describe(change))
+    status = calculate_status(ms, live_by_kind.get("Deployment"))
+    written = await _write_status(ms, status, api)
+    if status.phase != ms.status.phase:
+        ready = status.condition("Ready")
+        log.info("%s/%s: phase %s -> %s", ms.metadata.namespace, ms.metadata.name,
+                 ms.status.phase, status.phase)
+        await api.post_event(
+            ms.metadata,
+            type_="Warning" if status.phase in ("Degraded", "Failed") else "Normal",
+            reason=status.phase or "Unknown",
+            message=ready.message if ready else "",
+        )
+    return ReconcileResult(tuple(changes), status, written)
+
+
+async def _sync_child(
+    manifest: dict[str, Any], api: ClusterApi, *, spec_changed: bool, first_pass: bool
+) -> tuple[ChildChange | None, dict[str, Any] | None]:
+    meta = manifest["metadata"]
+    live = await api.get(manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"])
+    if live is None:
+        applied = await api.apply(manifest)
+        action = "Created" if first_pass or spec_changed else "DriftRepaired"
+        return ChildChange(manifest["kind"], meta["name"], action), applied
+    path = find_drift(manifest, live)
+    if path is None:
+        return None, live
+    applied = await api.apply(manifest)
+    action = "Updated" if spec_changed else "DriftRepaired"
+    return ChildChange(manifest["kind"], meta["name"], action, path), applied
+
+
+async def _write_status(ms: Microservice, status: MicroserviceStatus, api: ClusterApi) -> bool:
+    if status.to_wire() == ms.status.to_wire():
+        return False
+    await api.patch_status(ms.metadata, status.to_wire())
+    return True
+
+
+def _describe(change: ChildChange) -> str:
+    if change.action == "Created":
+        return f"created {change.kind} {change.name}"
+    if change.action == "Updated":
+        return f"updated {change.kind} {change.name} (first difference at {change.path})"
+    if change.path is None:
+        return f"{change.kind} {change.name} was deleted outside the operator; recreated"
+    return f"{change.kind} {change.name} was changed outside the operator at {change.path}; restored"

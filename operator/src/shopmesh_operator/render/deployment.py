@@ -1,0 +1,95 @@
+"""The Deployment that runs a Microservice's pods.
+
+Zero-downtime defaults: maxUnavailable 0, a preStop pause so endpoints drain
+before the process stops, and a grace period longer than that pause. Pods run
+non-root with a read-only root filesystem, no privilege escalation and every
+capability dropped; a writable /tmp is mounted as emptyDir.
+Used by render/__init__.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shopmesh_operator.models import EnvVar, Microservice
+from shopmesh_operator.render.metadata import build_labels, build_metadata, build_selector_labels
+
+PRESTOP_PAUSE_SECONDS = 5
+TERMINATION_GRACE_SECONDS = 30
+RUN_AS_USER = 10001
+
+
+def build_deployment(ms: Microservice) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": build_metadata(ms),
+        "spec": {
+            "replicas": ms.spec.replicas,
+            "revisionHistoryLimit": 10,
+            "selector": {"matchLabels": build_selector_labels(ms)},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"},
+            },
+            "template": {
+                "metadata": {"labels": build_labels(ms)},
+                "spec": _build_pod_spec(ms),
+            },
+        },
+    }
+
+
+def _build_pod_spec(ms: Microservice) -> dict[str, Any]:
+    return {
+        "serviceAccountName": ms.metadata.name,
+        "automountServiceAccountToken": False,
+        "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_USER,
+            "runAsGroup": RUN_AS_USER,
+            "fsGroup": RUN_AS_USER,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [_build_container(ms)],
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+    }
+
+
+def _build_container(ms: Microservice) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": "app",
+        "image": ms.spec.image,
+        "imagePullPolicy": "IfNotPresent",
+        "ports": [{"name": "http", "containerPort": ms.spec.port, "protocol": "TCP"}],
+        "readinessProbe": _build_probe(ms.spec.probes.readiness, period=5, failures=3),
+        "livenessProbe": _build_probe(ms.spec.probes.liveness, period=10, failures=3),
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_PAUSE_SECONDS}}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "privileged": False,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+    if ms.spec.env:
+        container["env"] = [_build_env_var(var) for var in ms.spec.env]
+    resources = ms.spec.resources.model_dump(exclude_defaults=True)
+    if resources:
+        container["resources"] = resources
+    return container
+
+
+def _build_probe(path: str, *, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "periodSeconds": period,
+        "failureThreshold": failures,
+        "timeoutSeconds": 2,
+    }
+
+
+def _build_env_var(var: EnvVar) -> dict[str, Any]:
+    return var.model_dump(by_alias=True, exclude_none=True)

@@ -1,0 +1,45 @@
+"""The safety net: every few minutes, list the Microservices and reconcile each.
+
+Watch events drive nearly everything; this loop catches whatever a dropped watch
+missed. It reads (one LIST, then each reconcile's GETs) and writes only what
+drifted, so an idle cluster stays write-free. It runs as a plain task started
+by handlers/lifecycle.py rather than a kopf timer, because kopf puts a
+finalizer on objects with timers, which blocks deletion while the operator is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import logging
+from collections.abc import Sequence
+
+from shopmesh_operator.apply import ApplyError, ClusterApi
+from shopmesh_operator.reconcile import InvalidSpec, reconcile_microservice
+
+log = logging.getLogger(__name__)
+
+
+async def resync_once(api: ClusterApi, *, namespaces: Sequence[str] = ()) -> int:
+    """Reconcile every Microservice in scope once; returns how many were visited."""
+    visited = 0
+    for namespace, name in await api.list_microservices():
+        if namespaces and not any(fnmatch.fnmatch(namespace, pat) for pat in namespaces):
+            continue
+        visited += 1
+        try:
+            await reconcile_microservice(namespace, name, api)
+        except (ApplyError, InvalidSpec) as err:
+            log.warning("resync of %s/%s failed: %s", namespace, name, err)
+    return visited
+
+
+async def resync_forever(
+    api: ClusterApi, *, interval: float, namespaces: Sequence[str] = ()
+) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await resync_once(api, namespaces=namespaces)
+        except ApplyError as err:  # the API is unreachable now; try again next round
+            log.warning("resync skipped: %s", err)

@@ -1,0 +1,136 @@
+"""Pure status calculation: from the Deployment as it is, the Microservice status.
+
+Conditions follow the Kubernetes convention (type, status, reason, message,
+lastTransitionTime) and keep their transition time while their status stays.
+Used by reconcile.py.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from shopmesh_operator.models import (
+    Condition,
+    ConditionType,
+    Microservice,
+    MicroserviceStatus,
+    Phase,
+)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def calculate_status(
+    ms: Microservice, deployment: dict[str, Any] | None, *, now: str | None = None
+) -> MicroserviceStatus:
+    """Status of `ms` given its live Deployment (None when it does not exist yet)."""
+    phase, ready, progressing, degraded = _judge(ms, deployment)
+    dstatus = (deployment or {}).get("status", {})
+    previous = ms.status
+    stamp = now or now_iso()
+    generation = ms.metadata.generation
+    return MicroserviceStatus(
+        observed_generation=generation,
+        phase=phase,
+        replicas=ms.spec.replicas,
+        ready_replicas=dstatus.get("readyReplicas", 0),
+        updated_replicas=dstatus.get("updatedReplicas", 0),
+        conditions=tuple(
+            _carry_time(previous.condition(cond.type), cond, stamp, generation)
+            for cond in (ready, progressing, degraded)
+        ),
+    )
+
+
+def calculate_failed_status(ms: Microservice, *, reason: str, message: str) -> MicroserviceStatus:
+    """Status when the children could not be applied; the last good children stay."""
+    stamp = now_iso()
+    generation = ms.metadata.generation
+    conditions = (
+        Condition(type="Ready", status="False", reason=reason, message=message),
+        Condition(type="Progressing", status="False", reason=reason, message=message),
+        Condition(type="Degraded", status="True", reason=reason, message=message),
+    )
+    return ms.status.model_copy(
+        update={
+            "observed_generation": generation,
+            "phase": "Failed",
+            "conditions": tuple(
+                _carry_time(ms.status.condition(c.type), c, stamp, generation) for c in conditions
+            ),
+        }
+    )
+
+
+def _judge(
+    ms: Microservice, deployment: dict[str, Any] | None
+) -> tuple[Phase, Condition, Condition, Condition]:
+    if deployment is None:
+        msg = "waiting for the Deployment to be created"
+        return (
+            "Pending",
+            _cond("Ready", False, "DeploymentMissing", msg),
+            _cond("Progressing", True, "Creating", msg),
+            _cond("Degraded", False, "AsExpected", ""),
+        )
+    spec = deployment.get("spec", {})
+    status = deployment.get("status", {})
+    want = ms.spec.replicas
+    updated = status.get("updatedReplicas", 0)
+    available = status.get("availableReplicas", 0)
+    total = status.get("replicas", 0)
+    caught_up = status.get("observedGeneration", 0) >= deployment["metadata"].get("generation", 0)
+    image_current = _image(spec) == ms.spec.image
+    deadline = _deployment_condition(deployment, "Progressing")
+    if deadline and deadline.get("reason") == "ProgressDeadlineExceeded":
+        msg = deadline.get("message", "the rollout exceeded its progress deadline")
+        return (
+            "Degraded",
+            _cond("Ready", available >= want and want > 0, "RolloutStalled", msg),
+            _cond("Progressing", False, "ProgressDeadlineExceeded", msg),
+            _cond("Degraded", True, "ProgressDeadlineExceeded", msg),
+        )
+    if caught_up and image_current and updated == want and available == want and total == want:
+        msg = f"{available}/{want} replicas available"
+        return (
+            "Ready",
+            _cond("Ready", True, "Available", msg),
+            _cond("Progressing", False, "RolloutComplete", msg),
+            _cond("Degraded", False, "AsExpected", ""),
+        )
+    msg = f"rolling out: {updated}/{want} updated, {available}/{want} available"
+    return (
+        "Progressing",
+        _cond("Ready", False, "RollingOut", msg),
+        _cond("Progressing", True, "RollingOut", msg),
+        _cond("Degraded", False, "AsExpected", ""),
+    )
+
+
+def _image(deployment_spec: dict[str, Any]) -> str | None:
+    containers = deployment_spec.get("template", {}).get("spec", {}).get("containers", [])
+    return containers[0].get("image") if containers else None
+
+
+def _deployment_condition(deployment: dict[str, Any], type_: str) -> dict[str, Any] | None:
+    for cond in deployment.get("status", {}).get("conditions", []) or []:
+        if cond.get("type") == type_:
+            return dict(cond)
+    return None
+
+
+def _cond(type_: ConditionType, status: bool, reason: str, message: str) -> Condition:
+    return Condition(type=type_, status="True" if status else "False", reason=reason, message=message)
+
+
+def _carry_time(old: Condition | None, new: Condition, stamp: str, generation: int) -> Condition:
+    keep = old is not None and old.status == new.status and old.last_transition_time
+    return new.model_copy(
+        update={
+            "last_transition_time": old.last_transition_time if keep and old else stamp,
+            "observed_generation": generation,
+        }
+    )
