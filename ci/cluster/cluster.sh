@@ -71,15 +71,17 @@ up_kwok() {
         --etcd-binary "$ETCD_BIN/etcd" \
         --extra-args "kube-apiserver=advertise-address=127.0.0.1" \
         --config "$stages" \
-        --kubeconfig "" --timeout 3m --wait 2m \
-        || die "kwokctl could not create the cluster; logs: kwokctl logs <component> --name $CLUSTER_NAME (KWOK_WORKDIR=$KWOK_WORKDIR)"
+        --kubeconfig "" --timeout 3m --wait 2m >"$STATE_DIR/logs/kwokctl.log" 2>&1 \
+        || { tail -20 "$STATE_DIR/logs/kwokctl.log" >&2
+             die "kwokctl could not create the cluster; full log: $STATE_DIR/logs/kwokctl.log; component logs: KWOK_WORKDIR=$KWOK_WORKDIR kwokctl logs kube-apiserver --name $CLUSTER_NAME"; }
     fi
   fi
   kwokctl get kubeconfig --name "$CLUSTER_NAME" > "$KUBECONFIG_PATH.tmp" && mv "$KUBECONFIG_PATH.tmp" "$KUBECONFIG_PATH"
   local have; have="$(kubectl get nodes -o name 2>/dev/null | wc -l)"
   if [ "$have" -lt "$NODES" ]; then
     log "scaling fake nodes to $NODES"
-    kwokctl scale node --name "$CLUSTER_NAME" --replicas "$NODES" >/dev/null
+    kwokctl scale node --name "$CLUSTER_NAME" --replicas "$NODES" >>"$STATE_DIR/logs/kwokctl.log" 2>&1 \
+      || die "could not create the fake nodes; see $STATE_DIR/logs/kwokctl.log"
   fi
 }
 
@@ -107,12 +109,13 @@ build_kind() {
 install_crds() {
   local crds; crds="$(bash "$CLUSTER_DIR/fetch-crds.sh")"
   log "installing CRDs: Istio $ISTIO_API_VERSION, Prometheus Operator $PROMETHEUS_OPERATOR_VERSION, ShopMesh"
-  kubectl apply --server-side --force-conflicts --field-manager=shopmesh-cluster -f "$crds" -f "$SHOPMESH_CRDS" >/dev/null
+  kubectl apply --server-side --force-conflicts --field-manager=shopmesh-cluster -f "$crds" -f "$SHOPMESH_CRDS" 2>&1 >/dev/null \
+    | { grep -v 'unrecognized format' || true; }
   kubectl wait --for=condition=Established --timeout=60s crd --all >/dev/null
 }
 
 cmd_up() {
-  mkdir -p "$STATE_DIR"
+  mkdir -p "$STATE_DIR/logs"
   bash "$CLUSTER_DIR/build-binaries.sh"
   case "$CLUSTER" in
     kwok) up_kwok ;;

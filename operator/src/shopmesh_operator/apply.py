@@ -14,6 +14,7 @@ discovery cache) buy nothing here. Used by reconcile.py through the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from typing import Any, Protocol
@@ -50,11 +51,15 @@ class ApplyError(Exception):
 class ClusterApi(Protocol):
     """What reconcile needs from the cluster; `KubeApi` is the real one."""
 
-    async def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None: ...
+    async def get(
+        self, api_version: str, kind: str, namespace: str, name: str
+    ) -> dict[str, Any] | None: ...
     async def list_microservices(self) -> list[tuple[str, str]]: ...
     async def apply(self, manifest: dict[str, Any]) -> dict[str, Any]: ...
     async def patch_status(self, ref: ObjectRef, status: dict[str, Any]) -> None: ...
-    async def post_event(self, ref: ObjectRef, *, type_: str, reason: str, message: str) -> None: ...
+    async def post_event(
+        self, ref: ObjectRef, *, type_: str, reason: str, message: str
+    ) -> None: ...
 
 
 def resource_path(api_version: str, kind: str, namespace: str, name: str | None = None) -> str:
@@ -74,7 +79,7 @@ class KubeApi:
     @classmethod
     async def connect(cls) -> KubeApi:
         try:
-            k8s_config.load_incluster_config()
+            k8s_config.load_incluster_config()  # type: ignore[no-untyped-call]
         except k8s_config.ConfigException:
             await k8s_config.load_kube_config()
         return cls(k8s.ApiClient())
@@ -108,7 +113,9 @@ class KubeApi:
             raise ApiException(status=response.status, reason=raw.decode(errors="replace")[:2000])
         return dict(json.loads(raw)) if raw else {}
 
-    async def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+    async def get(
+        self, api_version: str, kind: str, namespace: str, name: str
+    ) -> dict[str, Any] | None:
         try:
             return await self._call("GET", resource_path(api_version, kind, namespace, name))
         except ApiException as exc:
@@ -127,18 +134,42 @@ class KubeApi:
         ]
 
     async def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Server-side apply; if a hand edit made the merge invalid, replace our lists.
+
+        Server-side apply merges list items by key, so a hand edit that changed a
+        key (say, a Service port) leaves both the foreign item and ours, which the
+        API then refuses (duplicate port name). A JSON merge patch replaces lists
+        wholesale; after it, the apply succeeds and owns the fields again.
+        """
         meta = manifest["metadata"]
-        path = resource_path(manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"])
+        what = f"{manifest['kind']} {meta['namespace']}/{meta['name']}"
+        path = resource_path(
+            manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"]
+        )
         try:
-            return await self._call(
-                "PATCH",
-                path,
-                body=manifest,
-                content_type="application/apply-patch+yaml",
-                query=[("fieldManager", c.FIELD_MANAGER), ("force", "true")],
-            )
+            return await self._server_side_apply(path, manifest)
         except ApiException as exc:
-            raise _as_apply_error(exc, f"{manifest['kind']} {meta['namespace']}/{meta['name']}") from exc
+            if exc.status != 422:
+                raise _as_apply_error(exc, what) from exc
+            first = exc
+        try:
+            await self._call(
+                "PATCH", path, body=manifest, content_type="application/merge-patch+json"
+            )
+            return await self._server_side_apply(path, manifest)
+        except ApiException as exc:
+            if exc.status == 404:  # it did not exist: the first error was about our manifest
+                raise _as_apply_error(first, what) from first
+            raise _as_apply_error(exc, what) from exc
+
+    async def _server_side_apply(self, path: str, manifest: dict[str, Any]) -> dict[str, Any]:
+        return await self._call(
+            "PATCH",
+            path,
+            body=manifest,
+            content_type="application/apply-patch+yaml",
+            query=[("fieldManager", c.FIELD_MANAGER), ("force", "true")],
+        )
 
     async def patch_status(self, ref: ObjectRef, status: dict[str, Any]) -> None:
         path = resource_path(c.API_VERSION, c.KIND, ref.namespace, ref.name) + "/status"
@@ -177,15 +208,15 @@ class KubeApi:
         try:
             await self._call("POST", f"/api/v1/namespaces/{ref.namespace}/events", body=event)
         except ApiException as exc:  # an Event is best effort; never fail a reconcile on it
-            log.warning("could not post event %s on %s/%s: %s", reason, ref.namespace, ref.name, exc.reason)
+            log.warning(
+                "could not post event %s on %s/%s: %s", reason, ref.namespace, ref.name, exc.reason
+            )
 
 
 def _as_apply_error(exc: ApiException, what: str) -> ApplyError:
     message = exc.reason or "error"
-    try:
-        message = json.loads(exc.body or exc.reason).get("message", message)
-    except (TypeError, ValueError, AttributeError):
-        pass
+    with contextlib.suppress(TypeError, ValueError, AttributeError):
+        message = json.loads(exc.body or exc.reason or "{}").get("message", message)
     status = exc.status or 0
     retryable = status == 0 or status >= 500 or status in (409, 429)
     reason = "Invalid" if status == 422 else ("Forbidden" if status == 403 else "ApiError")

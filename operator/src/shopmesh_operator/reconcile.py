@@ -90,20 +90,29 @@ async def _reconcile(ms: Microservice, api: ClusterApi) -> ReconcileResult:
         status = calculate_failed_status(ms, reason=err.reason, message=err.message)
         written = await _write_status(ms, status, api)
         if written:
-            await api.post_event(ms.metadata, type_="Warning", reason=err.reason, message=err.message)
+            await api.post_event(
+                ms.metadata, type_="Warning", reason=err.reason, message=err.message
+            )
         if err.retryable:
             raise
         return ReconcileResult(tuple(changes), status, written)
 
     for change in changes:
         log.info("%s/%s: %s", ms.metadata.namespace, ms.metadata.name, _describe(change))
-        await api.post_event(ms.metadata, type_="Normal", reason=change.action, message=_describe(change))
+        await api.post_event(
+            ms.metadata, type_="Normal", reason=change.action, message=_describe(change)
+        )
     status = calculate_status(ms, live_by_kind.get("Deployment"))
     written = await _write_status(ms, status, api)
     if status.phase != ms.status.phase:
         ready = status.condition("Ready")
-        log.info("%s/%s: phase %s -> %s", ms.metadata.namespace, ms.metadata.name,
-                 ms.status.phase, status.phase)
+        log.info(
+            "%s/%s: phase %s -> %s",
+            ms.metadata.namespace,
+            ms.metadata.name,
+            ms.status.phase,
+            status.phase,
+        )
         await api.post_event(
             ms.metadata,
             type_="Warning" if status.phase in ("Degraded", "Failed") else "Normal",
@@ -144,4 +153,6 @@ def _describe(change: ChildChange) -> str:
         return f"updated {change.kind} {change.name} (first difference at {change.path})"
     if change.path is None:
         return f"{change.kind} {change.name} was deleted outside the operator; recreated"
-    return f"{change.kind} {change.name} was changed outside the operator at {change.path}; restored"
+    return (
+        f"{change.kind} {change.name} was changed outside the operator at {change.path}; restored"
+    )

@@ -123,7 +123,9 @@ def _deployment_condition(deployment: dict[str, Any], type_: str) -> dict[str, A
 
 
 def _cond(type_: ConditionType, status: bool, reason: str, message: str) -> Condition:
-    return Condition(type=type_, status="True" if status else "False", reason=reason, message=message)
+    return Condition(
+        type=type_, status="True" if status else "False", reason=reason, message=message
+    )
 
 
 def _carry_time(old: Condition | None, new: Condition, stamp: str, generation: int) -> Condition:

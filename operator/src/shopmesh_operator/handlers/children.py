@@ -18,11 +18,11 @@ MANAGED = {c.LABEL_MANAGED_BY: c.MANAGED_BY}
 @kopf.on.event("", "v1", "services", labels=MANAGED)
 @kopf.on.event("", "v1", "serviceaccounts", labels=MANAGED)
 async def child_changed(
-    namespace: str,
+    namespace: str | None,
     labels: kopf.Labels,
-    memo: kopf.Memo,
+    memo: Any,
     **_: Any,
 ) -> None:
     owner = labels.get(c.LABEL_MICROSERVICE)
-    if owner:
+    if owner and namespace:
         await reconcile_named(namespace, owner, memo)

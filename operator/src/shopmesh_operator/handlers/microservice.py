@@ -18,7 +18,7 @@ from shopmesh_operator.reconcile import InvalidSpec, reconcile_microservice
 RETRY_SECONDS = 5.0
 
 
-async def reconcile_named(namespace: str, name: str, memo: kopf.Memo) -> None:
+async def reconcile_named(namespace: str, name: str, memo: Any) -> None:
     """Reconcile one Microservice; transient API failures become kopf retries."""
     try:
         await reconcile_microservice(namespace, name, memo.api)
@@ -31,5 +31,6 @@ async def reconcile_named(namespace: str, name: str, memo: kopf.Memo) -> None:
 @kopf.on.resume(c.GROUP, c.VERSION, c.PLURAL)
 @kopf.on.create(c.GROUP, c.VERSION, c.PLURAL)
 @kopf.on.update(c.GROUP, c.VERSION, c.PLURAL)
-async def reconcile(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
-    await reconcile_named(namespace, name, memo)
+async def reconcile(namespace: str | None, name: str, memo: Any, **_: Any) -> None:
+    if namespace:  # the resource is namespaced; kopf's signature allows None
+        await reconcile_named(namespace, name, memo)

@@ -1,0 +1,71 @@
+# Every entry point of ShopMesh. `make help` lists them.
+# A fresh machine needs only `make demo` or `make test`: each installs what it needs.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CLUSTER ?= kwok
+export CLUSTER
+UV_VERSION := 0.13.8
+SHOPMESH_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/shopmesh
+UV := $(SHOPMESH_CACHE)/uv-$(UV_VERSION)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+PYTEST := .venv/bin/pytest
+ENV := eval "$$(bash ci/env.sh)"
+
+.PHONY: help
+help: ## List every target
+	@awk 'BEGIN {FS = ":.*## "; print "Usage: make <target>  (CLUSTER=kwok|kind)\n"} \
+	  /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+## --- set-up -------------------------------------------------------------
+.PHONY: setup python tools crds
+setup: python tools ## Install everything: Debian packages, Python workspace, Go-built tools
+python: ## Install the Python workspace (uv, from uv.lock)
+	@bash ci/setup.sh
+tools: ## Build kube-apiserver, etcd, kubectl, KWOK, helm, ... from pinned Go modules (cached)
+	@bash ci/cluster/build-binaries.sh
+crds: ## Fetch the pinned upstream Istio and Prometheus Operator CRDs (cached)
+	@bash ci/cluster/fetch-crds.sh
+
+## --- the local cluster --------------------------------------------------
+.PHONY: cluster-up cluster-down cluster-status env
+cluster-up: tools ## Start the local cluster (KWOK, or CLUSTER=kind) with all CRDs; harmless twice
+	@bash ci/cluster/cluster.sh up
+cluster-down: ## Stop and delete the local cluster
+	@bash ci/operator.sh stop 2>/dev/null || true
+	@bash ci/cluster/cluster.sh down
+cluster-status: ## Show whether the local cluster is up and what it holds
+	@bash ci/cluster/cluster.sh status
+env: ## Print shell exports: eval "$(make -s env)"
+	@bash ci/env.sh
+
+## --- run ----------------------------------------------------------------
+.PHONY: operator operator-start operator-stop demo
+operator: python cluster-up ## Run the operator in the foreground against the local cluster
+	@bash ci/operator.sh run
+operator-start: python cluster-up ## Run the operator in the background (log in .shopmesh/logs)
+	@bash ci/operator.sh start
+operator-stop: ## Stop the background operator
+	@bash ci/operator.sh stop
+demo: setup ## Cluster up, operator running, example Microservices applied, summary printed
+	@bash ci/demo.sh
+
+## --- test ---------------------------------------------------------------
+.PHONY: test unit e2e lint fmt
+test: setup lint unit e2e ## Everything CI runs: lint, unit tests, e2e tests on the local cluster
+unit: python ## Unit tests (no cluster)
+	$(PYTEST) operator/tests/unit -q
+e2e: setup cluster-up operator-stop ## End-to-end tests against the real local API server
+	$(ENV); $(PYTEST) tests/e2e -q
+lint: python ## ruff and mypy
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy operator/src
+fmt: python ## Format the code with ruff
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+.PHONY: clean
+clean: cluster-down ## Delete the cluster and local state (the tool cache stays)
+	rm -rf .shopmesh .venv .pytest_cache .mypy_cache .ruff_cache

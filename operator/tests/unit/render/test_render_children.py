@@ -1,0 +1,149 @@
+"""Golden-file tests for `render.build_children`: each example Microservice renders
+to exactly the YAML in golden/<case>.yaml, and every child keeps the invariants the
+operator promises (controller owner reference, managed-by labels, zero-downtime
+rollout, hardened pods) even if a golden file is regenerated carelessly.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from shopmesh_operator import constants as c
+from shopmesh_operator.models import Microservice
+from shopmesh_operator.render import build_children
+
+METADATA: dict[str, Any] = {
+    "name": "payments",
+    "namespace": "shop",
+    "uid": "0b5c1c1e-7d1a-4c51-9a43-7f1d2b1f8e01",
+    "generation": 3,
+}
+
+CASES: dict[str, dict[str, Any]] = {
+    "minimal": {"image": "shopmesh/payments"},
+    "full": {
+        "image": "registry.shopmesh.local:5000/shopmesh/payments:1.4.0",
+        "port": 9090,
+        "replicas": 0,
+        "env": [
+            {"name": "LOG_LEVEL", "value": "debug"},
+            {
+                "name": "DB_PASSWORD",
+                "valueFrom": {"secretKeyRef": {"name": "payments-db", "key": "password"}},
+            },
+            {
+                "name": "FEATURE_FLAGS",
+                "valueFrom": {
+                    "configMapKeyRef": {"name": "flags", "key": "payments", "optional": True}
+                },
+            },
+        ],
+        "resources": {
+            "requests": {"cpu": "250m", "memory": "256Mi"},
+            "limits": {"cpu": 1, "memory": "512Mi"},
+        },
+        "probes": {"readiness": "/ready", "liveness": "/live"},
+    },
+    "requests_only_digest": {
+        "image": "shopmesh/payments:1.4.0@sha256:" + "ab" * 32,
+        "resources": {"requests": {"cpu": "100m"}},
+    },
+}
+
+
+def _microservice(case: str) -> Microservice:
+    return Microservice.from_body({"metadata": METADATA, "spec": CASES[case]})
+
+
+def _dump(children: list[dict[str, Any]]) -> str:
+    return yaml.safe_dump_all(children, sort_keys=True, default_flow_style=False)
+
+
+@pytest.mark.parametrize("case", [pytest.param(name, id=name) for name in CASES])
+def test_children_match_golden(case: str, golden_dir: Path, update_golden: bool) -> None:
+    rendered = _dump(build_children(_microservice(case)))
+    golden = golden_dir / f"{case}.yaml"
+    if update_golden:
+        golden.write_text(rendered)
+    assert golden.exists(), f"{golden} is missing; run with SHOPMESH_UPDATE_GOLDEN=1 to create it"
+    expected = golden.read_text()
+    diff = "".join(
+        difflib.unified_diff(
+            expected.splitlines(keepends=True),
+            rendered.splitlines(keepends=True),
+            fromfile=str(golden),
+            tofile="rendered",
+        )
+    )
+    assert rendered == expected, f"render differs from golden (SHOPMESH_UPDATE_GOLDEN=1):\n{diff}"
+
+
+def _by_kind(case: str) -> dict[str, dict[str, Any]]:
+    return {child["kind"]: child for child in build_children(_microservice(case))}
+
+
+@pytest.mark.parametrize("case", [pytest.param(name, id=name) for name in CASES])
+def test_every_child_is_owned_and_labelled(case: str) -> None:
+    children = build_children(_microservice(case))
+    assert [child["kind"] for child in children] == ["ServiceAccount", "Service", "Deployment"]
+    for child in children:
+        meta = child["metadata"]
+        assert (meta["name"], meta["namespace"]) == ("payments", "shop")
+        assert meta["ownerReferences"] == [
+            {
+                "apiVersion": "shopmesh.io/v1alpha1",
+                "kind": "Microservice",
+                "name": "payments",
+                "uid": METADATA["uid"],
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
+        assert meta["labels"][c.LABEL_MANAGED_BY] == "shopmesh-operator"
+        assert meta["labels"][c.LABEL_MICROSERVICE] == "payments"
+
+
+@pytest.mark.parametrize("case", [pytest.param(name, id=name) for name in CASES])
+def test_deployment_is_zero_downtime_and_hardened(case: str) -> None:
+    deployment = _by_kind(case)["Deployment"]
+    spec = deployment["spec"]
+    pod = spec["template"]["spec"]
+    (container,) = pod["containers"]
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert container["lifecycle"]["preStop"] == {"sleep": {"seconds": 5}}
+    assert pod["terminationGracePeriodSeconds"] > 5
+    assert container["readinessProbe"]["httpGet"]["port"] == "http"
+    assert container["livenessProbe"]["httpGet"]["port"] == "http"
+    assert container["ports"][0]["name"] == "http"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    # The selector must not include the version label, or every upgrade would orphan pods.
+    assert c.LABEL_VERSION not in spec["selector"]["matchLabels"]
+    assert spec["selector"]["matchLabels"].items() <= spec["template"]["metadata"]["labels"].items()
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        pytest.param("minimal", None, id="no-resources-key-when-unset"),
+        pytest.param("requests_only_digest", {"requests": {"cpu": "100m"}}, id="requests-only"),
+        pytest.param(
+            "full",
+            {
+                "requests": {"cpu": "250m", "memory": "256Mi"},
+                "limits": {"cpu": 1, "memory": "512Mi"},
+            },
+            id="requests-and-limits",
+        ),
+    ],
+)
+def test_container_resources(case: str, expected: dict[str, Any] | None) -> None:
+    (container,) = _by_kind(case)["Deployment"]["spec"]["template"]["spec"]["containers"]
+    assert container.get("resources") == expected

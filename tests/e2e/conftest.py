@@ -1,0 +1,71 @@
+"""Fixtures for the e2e suites: the real local cluster, the operator as a real
+process, and a fresh namespace per test."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kube import ENV, REPO, kubectl
+
+OPERATOR_LOG = REPO / ".shopmesh/logs/operator-e2e.log"
+
+
+@pytest.fixture(scope="session")
+def cluster() -> None:
+    """The local cluster, started if it is not up (cluster.sh up is idempotent)."""
+    subprocess.run(["bash", str(REPO / "ci/cluster/cluster.sh"), "up"], check=True, env=ENV)
+
+
+class OperatorProcess:
+    """The operator as a real child process, limited to the e2e-* namespaces."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**ENV, "SHOPMESH_NAMESPACES": "e2e-*", "SHOPMESH_RESYNC_SECONDS": "30"}
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "shopmesh_operator"], env=env, stdout=log, stderr=log
+            )
+
+    def kill(self) -> None:
+        """SIGKILL: no graceful shutdown, as when a pod is evicted mid-reconcile."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+@pytest.fixture(scope="session")
+def operator(cluster: None) -> Iterator[OperatorProcess]:
+    op = OperatorProcess(OPERATOR_LOG)
+    op.start()
+    yield op
+    op.stop()
+
+
+@pytest.fixture
+def namespace(cluster: None) -> Iterator[str]:
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    kubectl("create", "namespace", name)
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false", check=False)
