@@ -106,6 +106,8 @@ def test_same_defaults(path: str, crd: dict[str, Any], model: dict[str, Any]) ->
 @pytest.mark.parametrize(("path", "crd", "model"), PAIRS, ids=PAIR_IDS)
 def test_same_types_and_bounds(path: str, crd: dict[str, Any], model: dict[str, Any]) -> None:
     assert _types(crd) == _types(model)
+    # Every constraint the model has, the CRD must have too: otherwise the API server
+    # accepts an object the operator then cannot parse. The CRD may be stricter.
     for keyword in ("minimum", "maximum", "minLength", "pattern"):
         if keyword in model:
             assert crd.get(keyword) == model[keyword], keyword
@@ -153,18 +155,33 @@ def test_status_schema_matches_model(crd: dict[str, Any], model: type[BaseModel]
     assert set(crd.get("required", [])) == _required(model)
 
 
+def _enum(node: dict[str, Any]) -> list[str] | None:
+    options = [opt for opt in node.get("anyOf", [node]) if opt.get("type") != "null"]
+    return options[0].get("enum")
+
+
+CONDITION_CRD = CRD_STATUS["properties"]["conditions"]["items"]
+
+
 @pytest.mark.parametrize(
     ("crd", "model", "field"),
     [
         pytest.param(CRD_STATUS, MicroserviceStatus, "phase", id="phase"),
-        pytest.param(CRD_STATUS["properties"]["conditions"]["items"], Condition, "status", id="cond"),
+        pytest.param(CONDITION_CRD, Condition, "status", id="condition-status"),
+        pytest.param(
+            CONDITION_CRD,
+            Condition,
+            "type",
+            id="condition-type",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="source bug: the CRD allows any condition type, Condition.type is a "
+                "Literal, so a foreign condition makes every reconcile raise InvalidSpec",
+            ),
+        ),
     ],
 )
 def test_status_enums_match(crd: dict[str, Any], model: type[BaseModel], field: str) -> None:
-    schema = _resolve_status(model.model_json_schema(by_alias=True)["properties"][field])
-    assert crd["properties"][field]["enum"] == schema["enum"]
-
-
-def _resolve_status(node: dict[str, Any]) -> dict[str, Any]:
-    options = [opt for opt in node.get("anyOf", [node]) if opt.get("type") != "null"]
-    return options[0]
+    """The model must not refuse a status value the CRD lets through."""
+    model_enum = _enum(model.model_json_schema(by_alias=True)["properties"][field])
+    assert crd["properties"][field].get("enum") == model_enum
