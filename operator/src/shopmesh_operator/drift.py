@@ -5,7 +5,9 @@ an idle operator at zero write calls: a server-side apply of an unchanged object
 is still a PATCH request. The comparison is "desired is a subset of live": the
 API server adds defaults (protocol, terminationMessagePath, ...) that we never
 render, and those must not count as drift. Quantities are compared by value
-("1000m" equals "1"), because the API server rewrites them to canonical form.
+("1000m" equals "1"), because the API server rewrites them to canonical form;
+only under `resources.requests` and `resources.limits`, so a changed env value
+such as "1.1" -> "1.10" is still drift.
 Used by reconcile.py. Written by hand: no library compares a rendered manifest
 against a defaulted live object this way, and kubernetes_asyncio (unlike the sync
 client) has no quantity parser, so the few lines of one are here.
@@ -13,8 +15,12 @@ client) has no quantity parser, so the few lines of one are here.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+# Resource names may contain dots themselves (nvidia.com/gpu), so match the prefix.
+_QUANTITY_PATH = re.compile(r"\.resources\.(requests|limits)\.")
 
 _SUFFIXES: dict[str, Decimal] = {
     "Ki": Decimal(2) ** 10,
@@ -59,15 +65,17 @@ def find_drift(desired: Any, live: Any, path: str = "") -> str | None:
         return None
     if isinstance(desired, list):
         if not isinstance(live, list) or len(live) != len(desired):
-            return path
+            return path or "."
         for index, (want, have) in enumerate(zip(desired, live, strict=True)):
             found = find_drift(want, have, f"{path}[{index}]")
             if found:
                 return found
         return None
-    if desired == live or _same_quantity(desired, live):
+    if desired == live:
         return None
-    return path
+    if _QUANTITY_PATH.search(path) and _same_quantity(desired, live):
+        return None
+    return path or "."
 
 
 def _same_quantity(a: Any, b: Any) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -85,7 +85,13 @@ Phase = Literal["Pending", "Progressing", "Ready", "Degraded", "Failed"]
 
 
 class Condition(_Model):
-    type: ConditionType
+    """A status condition; foreign fields and condition types are kept, not refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
+    )
+
+    type: str
     status: Literal["True", "False", "Unknown"]
     reason: str
     message: str = ""
@@ -105,7 +111,7 @@ class MicroserviceStatus(_Model):
     updated_replicas: int | None = None
     conditions: tuple[Condition, ...] = ()
 
-    def condition(self, type_: ConditionType) -> Condition | None:
+    def condition(self, type_: str) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)
 
     def to_wire(self) -> dict[str, Any]:
@@ -122,10 +128,15 @@ class Microservice(_Model):
     @classmethod
     def from_body(cls, body: Any) -> Microservice:
         """Parse a resource body (a dict or kopf's Body) into the typed model."""
+        try:
+            status = MicroserviceStatus.model_validate(dict(body.get("status") or {}))
+        except ValidationError:
+            # Status is ours to rewrite: a garbled one must never block reconcile.
+            status = MicroserviceStatus()
         return cls.model_validate(
             {
                 "metadata": dict(body.get("metadata", {})),
                 "spec": dict(body.get("spec", {})),
-                "status": dict(body.get("status") or {}),
+                "status": status,
             }
         )

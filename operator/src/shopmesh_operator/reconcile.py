@@ -87,6 +87,7 @@ async def _reconcile(ms: Microservice, api: ClusterApi) -> ReconcileResult:
             if change:
                 changes.append(change)
     except ApplyError as err:
+        await _post_change_events(ms, changes, api)
         status = calculate_failed_status(ms, reason=err.reason, message=err.message)
         written = await _write_status(ms, status, api)
         if written:
@@ -137,6 +138,16 @@ async def _sync_child(
     applied = await api.apply(manifest)
     action = "Updated" if spec_changed else "DriftRepaired"
     return ChildChange(manifest["kind"], meta["name"], action, path), applied
+
+
+async def _post_change_events(
+    ms: Microservice, changes: list[ChildChange], api: ClusterApi
+) -> None:
+    for change in changes:
+        log.info("%s/%s: %s", ms.metadata.namespace, ms.metadata.name, _describe(change))
+        await api.post_event(
+            ms.metadata, type_="Normal", reason=change.action, message=_describe(change)
+        )
 
 
 async def _write_status(ms: Microservice, status: MicroserviceStatus, api: ClusterApi) -> bool:

@@ -46,7 +46,11 @@ def calculate_status(
 
 
 def calculate_failed_status(ms: Microservice, *, reason: str, message: str) -> MicroserviceStatus:
-    """Status when the children could not be applied; the last good children stay."""
+    """Status when the children could not be applied; the last good children stay.
+
+    The top-level observedGeneration is left alone: this generation was not
+    rolled out. The conditions carry the generation they judged.
+    """
     stamp = now_iso()
     generation = ms.metadata.generation
     conditions = (
@@ -56,7 +60,6 @@ def calculate_failed_status(ms: Microservice, *, reason: str, message: str) -> M
     )
     return ms.status.model_copy(
         update={
-            "observed_generation": generation,
             "phase": "Failed",
             "conditions": tuple(
                 _carry_time(ms.status.condition(c.type), c, stamp, generation) for c in conditions

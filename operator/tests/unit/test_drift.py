@@ -47,18 +47,34 @@ C0 = ".spec.template.spec.containers[0]"
         pytest.param(DESIRED, _live(), None, id="defaulted-live-and-canonical-quantities"),
         pytest.param({"a": 1}, {"a": 1, "b": 2}, None, id="extra-live-key-ignored"),
         pytest.param({"a": {}}, {"a": {"x": 1}}, None, id="empty-desired-dict-matches-any-dict"),
-        pytest.param(DESIRED, {**_live(), "spec": {**_live()["spec"], "replicas": 3}},
-                     ".spec.replicas", id="changed-scalar"),
+        pytest.param(
+            DESIRED,
+            {**_live(), "spec": {**_live()["spec"], "replicas": 3}},
+            ".spec.replicas",
+            id="changed-scalar",
+        ),
         pytest.param(DESIRED, _live(image="evil:1"), f"{C0}.image", id="changed-nested-scalar"),
-        pytest.param(DESIRED, _live(ports=[{"name": "http", "containerPort": 9090}]),
-                     f"{C0}.ports[0].containerPort", id="nested-list-element"),
+        pytest.param(
+            DESIRED,
+            _live(ports=[{"name": "http", "containerPort": 9090}]),
+            f"{C0}.ports[0].containerPort",
+            id="nested-list-element",
+        ),
         pytest.param(DESIRED, _live(ports=[]), f"{C0}.ports", id="list-shorter"),
         pytest.param({"a": [1]}, {"a": [1, 2]}, ".a", id="list-longer"),
         pytest.param({"a": [1, 2]}, {"a": [2, 1]}, ".a[0]", id="list-order-matters"),
-        pytest.param(DESIRED, _live(resources={"requests": {"cpu": "2", "memory": "1Gi"}}),
-                     f"{C0}.resources.requests.cpu", id="different-quantity"),
-        pytest.param(DESIRED, _live(resources={"requests": {"cpu": "1"}}),
-                     f"{C0}.resources.requests.memory", id="missing-nested-key"),
+        pytest.param(
+            DESIRED,
+            _live(resources={"requests": {"cpu": "2", "memory": "1Gi"}}),
+            f"{C0}.resources.requests.cpu",
+            id="different-quantity",
+        ),
+        pytest.param(
+            DESIRED,
+            _live(resources={"requests": {"cpu": "1"}}),
+            f"{C0}.resources.requests.memory",
+            id="missing-nested-key",
+        ),
         pytest.param({"a": 1, "b": 2}, {"b": 2}, ".a", id="missing-key"),
         pytest.param({"a": {"b": 1}}, {"a": None}, ".a", id="dict-replaced-by-null"),
         pytest.param({"a": {"b": 1}}, {"a": "x"}, ".a", id="dict-replaced-by-scalar"),
@@ -73,6 +89,10 @@ def test_find_drift(desired: Any, live: Any, expected: str | None) -> None:
     assert find_drift(desired, live) == expected
 
 
+def _resources(kind: str, name: str, value: Any) -> dict[str, Any]:
+    return {"resources": {kind: {name: value}}}
+
+
 @pytest.mark.parametrize(
     ("desired", "live"),
     [
@@ -85,8 +105,9 @@ def test_find_drift(desired: Any, live: Any, expected: str | None) -> None:
         pytest.param("129e6", "129M", id="exponent-vs-mega"),
     ],
 )
-def test_equivalent_quantities_are_not_drift(desired: Any, live: Any) -> None:
-    assert find_drift({"cpu": desired}, {"cpu": live}) is None
+@pytest.mark.parametrize("kind", ["requests", "limits"])
+def test_equivalent_quantities_are_not_drift(kind: str, desired: Any, live: Any) -> None:
+    assert find_drift(_resources(kind, "cpu", desired), _resources(kind, "cpu", live)) is None
 
 
 @pytest.mark.parametrize(
@@ -97,28 +118,61 @@ def test_equivalent_quantities_are_not_drift(desired: Any, live: Any) -> None:
         pytest.param("1Mi", "1M", id="binary-vs-decimal-mega"),
         pytest.param("500m", "5", id="milli-vs-whole"),
         pytest.param("1Ki", "1k", id="kibi-vs-kilo"),
+        pytest.param("1", "one", id="not-a-quantity"),
     ],
 )
 def test_different_quantities_are_drift(desired: str, live: str) -> None:
-    assert find_drift({"cpu": desired}, {"cpu": live}) == ".cpu"
+    drift = find_drift(
+        _resources("limits", "memory", desired), _resources("limits", "memory", live)
+    )
+    assert drift == ".resources.limits.memory"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="source bug: drift.py compares every str/int scalar as a quantity, so a changed "
-    "env value or label ('1.1' -> '1.10', '1' -> '1.0', '1k' -> '1000') is not drift",
-)
 @pytest.mark.parametrize(
-    ("desired", "live"),
+    "name",
     [
-        pytest.param("1.10", "1.1", id="version-label"),
-        pytest.param("1", "1.0", id="env-value"),
-        pytest.param("1k", "1000", id="env-value-with-suffix"),
+        pytest.param("ephemeral-storage", id="hyphenated"),
+        pytest.param("hugepages-2Mi", id="hugepages"),
+        pytest.param(
+            "nvidia.com/gpu",
+            id="extended-resource-with-dot",
+        ),
     ],
 )
-def test_non_quantity_strings_compare_exactly(desired: str, live: str) -> None:
-    container = {"env": [{"name": "VERSION", "value": desired}]}
-    assert find_drift(container, {"env": [{"name": "VERSION", "value": live}]}) == ".env[0].value"
+def test_any_resource_name_compares_as_quantity(name: str) -> None:
+    """The API server returns every quantity as a string, whatever the spec said."""
+    assert find_drift(_resources("limits", name, 1), _resources("limits", name, "1")) is None
+
+
+@pytest.mark.parametrize(
+    ("desired", "live", "expected"),
+    [
+        pytest.param(
+            {"env": [{"name": "V", "value": "1.10"}]},
+            {"env": [{"name": "V", "value": "1.1"}]},
+            ".env[0].value",
+            id="env-1.1-1.10",
+        ),
+        pytest.param(
+            {"env": [{"name": "V", "value": "1"}]},
+            {"env": [{"name": "V", "value": "1.0"}]},
+            ".env[0].value",
+            id="env-1-1.0",
+        ),
+        pytest.param(
+            {"labels": {"app.kubernetes.io/version": "1k"}},
+            {"labels": {"app.kubernetes.io/version": "1000"}},
+            ".labels.app.kubernetes.io/version",
+            id="label-1k-1000",
+        ),
+        pytest.param({"replicas": 1}, {"replicas": "1"}, ".replicas", id="int-vs-string-elsewhere"),
+        pytest.param(
+            {"resources": "1"}, {"resources": "1.0"}, ".resources", id="not-under-requests"
+        ),
+    ],
+)
+def test_quantity_rules_apply_only_to_resources(desired: Any, live: Any, expected: str) -> None:
+    assert find_drift(desired, live) == expected
 
 
 @pytest.mark.parametrize(

@@ -64,7 +64,9 @@ def _bad(spec: dict[str, Any], loc: str, kind: str, text: str = "", *, id: str) 
             "missing",
             id="keyref-without-key",
         ),
-        _bad({"image": IMAGE, "env": [{"name": ""}]}, "env.0.name", "string_too_short", id="env-name"),
+        _bad(
+            {"image": IMAGE, "env": [{"name": ""}]}, "env.0.name", "string_too_short", id="env-name"
+        ),
         _bad(
             {"image": IMAGE, "probes": {"readiness": "health/ready"}},
             "probes.readiness",
@@ -101,7 +103,9 @@ def _bad(spec: dict[str, Any], loc: str, kind: str, text: str = "", *, id: str) 
 def test_bad_spec_is_refused(spec: dict[str, Any], loc: str, kind: str, text: str) -> None:
     with pytest.raises(ValidationError) as excinfo:
         MicroserviceSpec.model_validate(spec)
-    errors = {(".".join(map(str, err["loc"])), err["type"]): err["msg"] for err in excinfo.value.errors()}
+    errors = {
+        (".".join(map(str, err["loc"])), err["type"]): err["msg"] for err in excinfo.value.errors()
+    }
     assert (loc, kind) in errors, errors
     assert text in errors[(loc, kind)]
 
@@ -138,7 +142,12 @@ def test_bad_spec_is_refused(spec: dict[str, Any], loc: str, kind: str, text: st
                     {"name": "PLAIN", "value": "1"},
                     {"name": "EMPTY"},
                     {"name": "PW", "valueFrom": SECRET},
-                    {"name": "FLAGS", "valueFrom": {"configMapKeyRef": {**CONFIG["configMapKeyRef"], "optional": True}}},
+                    {
+                        "name": "FLAGS",
+                        "valueFrom": {
+                            "configMapKeyRef": {**CONFIG["configMapKeyRef"], "optional": True}
+                        },
+                    },
                 ],
                 "resources": {"requests": {"cpu": "250m"}, "limits": {"cpu": 1}},
             },
@@ -171,8 +180,14 @@ def test_good_spec_parses(spec: dict[str, Any], expected: MicroserviceSpec) -> N
 def test_from_body_ignores_unknown_metadata_and_status() -> None:
     ms = Microservice.from_body(
         {
-            "metadata": {"name": "cart", "namespace": "shop", "uid": "u1", "generation": 4,
-                         "resourceVersion": "99", "labels": {"a": "b"}},
+            "metadata": {
+                "name": "cart",
+                "namespace": "shop",
+                "uid": "u1",
+                "generation": 4,
+                "resourceVersion": "99",
+                "labels": {"a": "b"},
+            },
             "spec": {"image": IMAGE},
             "status": {"phase": "Ready", "observedGeneration": 3, "somethingElse": True},
         }
@@ -182,7 +197,12 @@ def test_from_body_ignores_unknown_metadata_and_status() -> None:
 
 
 def test_from_body_without_status_has_empty_status() -> None:
-    ms = Microservice.from_body({"metadata": {"name": "cart", "namespace": "shop"},
-                                 "spec": {"image": IMAGE}, "status": None})
+    ms = Microservice.from_body(
+        {
+            "metadata": {"name": "cart", "namespace": "shop"},
+            "spec": {"image": IMAGE},
+            "status": None,
+        }
+    )
     assert ms.status.observed_generation is None
     assert ms.status.to_wire() == {"conditions": []}
