@@ -19,7 +19,7 @@ def wait_ready(namespace: str, generation: int, timeout: float = 90) -> dict[str
     def probe() -> dict[str, Any] | None:
         ms = get("msvc", "web", namespace)
         ready = condition(ms, "Ready")
-        caught_up = ms and ms["status"].get("observedGeneration") == generation
+        caught_up = ms and ms.get("status", {}).get("observedGeneration") == generation
         return ms if caught_up and ready and ready["status"] == "True" else None
 
     return wait_for(probe, what=f"msvc web Ready at generation {generation}", timeout=timeout)
