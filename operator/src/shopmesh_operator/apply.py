@@ -34,6 +34,13 @@ RESOURCES: dict[tuple[str, str], str] = {
     ("v1", "ServiceAccount"): "serviceaccounts",
     ("v1", "Service"): "services",
     ("apps/v1", "Deployment"): "deployments",
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): "horizontalpodautoscalers",
+    ("policy/v1", "PodDisruptionBudget"): "poddisruptionbudgets",
+    ("security.istio.io/v1", "PeerAuthentication"): "peerauthentications",
+    ("security.istio.io/v1", "AuthorizationPolicy"): "authorizationpolicies",
+    ("networking.istio.io/v1", "DestinationRule"): "destinationrules",
+    ("networking.istio.io/v1", "VirtualService"): "virtualservices",
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitors",
     (c.API_VERSION, c.KIND): c.PLURAL,
 }
 
@@ -55,7 +62,9 @@ class ClusterApi(Protocol):
         self, api_version: str, kind: str, namespace: str, name: str
     ) -> dict[str, Any] | None: ...
     async def list_microservices(self) -> list[tuple[str, str]]: ...
-    async def apply(self, manifest: dict[str, Any]) -> dict[str, Any]: ...
+    async def apply(
+        self, manifest: dict[str, Any], *, field_manager: str = c.FIELD_MANAGER
+    ) -> dict[str, Any]: ...
     async def patch_status(self, ref: ObjectRef, status: dict[str, Any]) -> None: ...
     async def post_event(
         self, ref: ObjectRef, *, type_: str, reason: str, message: str
@@ -133,7 +142,9 @@ class KubeApi:
             for item in listing.get("items", [])
         ]
 
-    async def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
+    async def apply(
+        self, manifest: dict[str, Any], *, field_manager: str = c.FIELD_MANAGER
+    ) -> dict[str, Any]:
         """Server-side apply; if a hand edit made the merge invalid, replace our lists.
 
         Server-side apply merges list items by key, so a hand edit that changed a
@@ -147,7 +158,7 @@ class KubeApi:
             manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"]
         )
         try:
-            return await self._server_side_apply(path, manifest)
+            return await self._server_side_apply(path, manifest, field_manager)
         except ApiException as exc:
             if exc.status != 422:
                 raise _as_apply_error(exc, what) from exc
@@ -156,19 +167,21 @@ class KubeApi:
             await self._call(
                 "PATCH", path, body=manifest, content_type="application/merge-patch+json"
             )
-            return await self._server_side_apply(path, manifest)
+            return await self._server_side_apply(path, manifest, field_manager)
         except ApiException as exc:
             if exc.status == 404:  # it did not exist: the first error was about our manifest
                 raise _as_apply_error(first, what) from first
             raise _as_apply_error(exc, what) from exc
 
-    async def _server_side_apply(self, path: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    async def _server_side_apply(
+        self, path: str, manifest: dict[str, Any], field_manager: str
+    ) -> dict[str, Any]:
         return await self._call(
             "PATCH",
             path,
             body=manifest,
             content_type="application/apply-patch+yaml",
-            query=[("fieldManager", c.FIELD_MANAGER), ("force", "true")],
+            query=[("fieldManager", field_manager), ("force", "true")],
         )
 
     async def patch_status(self, ref: ObjectRef, status: dict[str, Any]) -> None:

@@ -16,6 +16,8 @@ PLURAL: Final = "microservices"
 
 #: The server-side-apply field manager: the operator owns exactly the fields it renders.
 FIELD_MANAGER: Final = "shopmesh-operator"
+#: Owns a Deployment's replicas after the operator hands them to an HPA (see reconcile.py).
+HANDOVER_FIELD_MANAGER: Final = "shopmesh-operator-handover"
 #: The component name on the Events the operator posts.
 EVENT_SOURCE: Final = "shopmesh-operator"
 
@@ -30,3 +32,7 @@ LABEL_MICROSERVICE: Final = "shopmesh.io/microservice"
 
 MANAGED_BY: Final = "shopmesh-operator"
 PART_OF: Final = "shopmesh"
+
+#: Pod label naming the release track; DestinationRule subsets select on it.
+LABEL_TRACK: Final = "shopmesh.io/track"
+TRACK_STABLE: Final = "stable"

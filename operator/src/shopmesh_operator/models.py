@@ -7,7 +7,7 @@ checks that the CRD's OpenAPI schema and these models describe the same fields.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
@@ -60,6 +60,100 @@ class Probes(_Model):
     liveness: str = Field(default="/health/live", pattern=r"^/")
 
 
+#: A Go/Istio duration with a positive amount: "500ms", "2s", "1m", "1h".
+DURATION_PATTERN = r"^[0-9]+(\.[0-9]+)?(ms|s|m|h)$"
+#: A caller: a ServiceAccount name in the same namespace, or "namespace/name".
+CALLER_PATTERN = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+_UNITS_MS = {"ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+
+def duration_ms(text: str) -> float:
+    """Milliseconds in a duration matching DURATION_PATTERN."""
+    for unit in ("ms", "s", "m", "h"):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * _UNITS_MS[unit]
+    raise ValueError(f"not a duration: {text!r}")
+
+
+class PodsMetric(_Model):
+    """An HPA Pods metric: scale on the per-pod average of a custom metric."""
+
+    name: str = Field(min_length=1)
+    target_average_value: int | str
+
+
+class Autoscaling(_Model):
+    min_replicas: int = Field(default=1, ge=1, le=1000)
+    max_replicas: int = Field(ge=1, le=1000)
+    target_cpu_utilization: int | None = Field(
+        default=None, ge=1, le=100, alias="targetCPUUtilization"
+    )
+    target_memory_utilization: int | None = Field(default=None, ge=1, le=100)
+    metrics: tuple[PodsMetric, ...] = ()
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Autoscaling:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("autoscaling: minReplicas must not exceed maxReplicas")
+        return self
+
+
+class Disruption(_Model):
+    min_available: int | str | None = None
+    max_unavailable: int | str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Disruption:
+        if (self.min_available is None) == (self.max_unavailable is None):
+            raise ValueError("disruption needs exactly one of minAvailable or maxUnavailable")
+        return self
+
+
+class Retries(_Model):
+    attempts: int = Field(default=2, ge=0, le=10)
+    per_try_timeout: str = Field(default="2s", pattern=DURATION_PATTERN)
+    retry_on: str = Field(
+        default="connect-failure,refused-stream,reset,unavailable",
+        pattern=r"^[a-z0-9-]+(,[a-z0-9-]+)*$",
+    )
+
+
+class CircuitBreaker(_Model):
+    consecutive5xx_errors: int = Field(default=5, ge=1, alias="consecutive5xxErrors")
+    interval: str = Field(default="10s", pattern=DURATION_PATTERN)
+    base_ejection_time: str = Field(default="30s", pattern=DURATION_PATTERN)
+    max_ejection_percent: int = Field(default=50, ge=0, le=100)
+    max_pending_requests: int = Field(default=100, ge=1)
+    max_requests_per_connection: int | None = Field(default=None, ge=1)
+    max_connections: int | None = Field(default=None, ge=1)
+
+
+class Mesh(_Model):
+    mtls: Literal["STRICT", "PERMISSIVE", "DISABLE"] = "STRICT"
+    allowed_callers: tuple[Annotated[str, Field(pattern=CALLER_PATTERN)], ...] = ()
+    timeout: str = Field(default="10s", pattern=DURATION_PATTERN)
+    retries: Retries = Field(default_factory=Retries)
+    circuit_breaker: CircuitBreaker = Field(default_factory=CircuitBreaker)
+    load_balancer: Literal["LEAST_REQUEST", "ROUND_ROBIN", "RANDOM", "PASSTHROUGH"] = (
+        "LEAST_REQUEST"
+    )
+
+    @model_validator(mode="after")
+    def _retry_budget_fits(self) -> Mesh:
+        budget = self.retries.attempts * duration_ms(self.retries.per_try_timeout)
+        if self.retries.attempts and budget > duration_ms(self.timeout):
+            raise ValueError(
+                f"mesh.retries: attempts x perTryTimeout ({self.retries.attempts} x "
+                f"{self.retries.per_try_timeout}) exceeds mesh.timeout ({self.timeout})"
+            )
+        return self
+
+
+class Rollout(_Model):
+    strategy: Literal["Rolling"] = "Rolling"
+
+
 class MicroserviceSpec(_Model):
     image: str = Field(min_length=1)
     port: int = Field(default=8080, ge=1, le=65535)
@@ -67,6 +161,10 @@ class MicroserviceSpec(_Model):
     env: tuple[EnvVar, ...] = ()
     resources: Resources = Field(default_factory=Resources)
     probes: Probes = Field(default_factory=Probes)
+    autoscaling: Autoscaling | None = None
+    disruption: Disruption = Field(default_factory=lambda: Disruption(max_unavailable=1))
+    mesh: Mesh = Field(default_factory=Mesh)
+    rollout: Rollout = Field(default_factory=Rollout)
 
 
 class ObjectRef(_Model):
@@ -80,7 +178,7 @@ class ObjectRef(_Model):
     generation: int = 0
 
 
-ConditionType = Literal["Ready", "Progressing", "Degraded"]
+ConditionType = Literal["Ready", "Progressing", "Degraded", "OutOfSync"]
 Phase = Literal["Pending", "Progressing", "Ready", "Degraded", "Failed"]
 
 

@@ -21,9 +21,10 @@ from pydantic import ValidationError
 
 from shopmesh_operator import constants as c
 from shopmesh_operator.apply import ApplyError, ClusterApi
+from shopmesh_operator.callers import split_callers
 from shopmesh_operator.drift import find_drift
 from shopmesh_operator.models import Microservice, MicroserviceStatus
-from shopmesh_operator.render import build_children
+from shopmesh_operator.render import build_authorization_policy, build_children
 from shopmesh_operator.status import calculate_failed_status, calculate_status
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,15 @@ async def _reconcile(ms: Microservice, api: ClusterApi) -> ReconcileResult:
     first_pass = ms.status.observed_generation is None
     changes: list[ChildChange] = []
     live_by_kind: dict[str, dict[str, Any] | None] = {}
+    out_of_sync: str | None = None
     try:
+        known, missing = await split_callers(ms, api)
         for manifest in build_children(ms):
+            if manifest["kind"] == "AuthorizationPolicy" and missing:
+                out_of_sync = _missing_callers_message(ms, missing)
+                manifest = build_authorization_policy(ms, callers=known)
+                if await _exists(manifest, api):
+                    continue  # keep the last good policy until every caller exists
             change, live = await _sync_child(
                 manifest, api, spec_changed=spec_changed, first_pass=first_pass
             )
@@ -103,7 +111,7 @@ async def _reconcile(ms: Microservice, api: ClusterApi) -> ReconcileResult:
         await api.post_event(
             ms.metadata, type_="Normal", reason=change.action, message=_describe(change)
         )
-    status = calculate_status(ms, live_by_kind.get("Deployment"))
+    status = calculate_status(ms, live_by_kind.get("Deployment"), out_of_sync=out_of_sync)
     written = await _write_status(ms, status, api)
     if status.phase != ms.status.phase:
         ready = status.condition("Ready")
@@ -133,11 +141,64 @@ async def _sync_child(
         action = "Created" if first_pass or spec_changed else "DriftRepaired"
         return ChildChange(manifest["kind"], meta["name"], action), applied
     path = find_drift(manifest, live)
+    handover = (
+        manifest["kind"] == "Deployment"
+        and "replicas" not in manifest["spec"]
+        and owns_replicas(live)
+    )
+    if handover:
+        await _hand_replicas_over(live, api)
+        path = ".spec.replicas, handed over to the HorizontalPodAutoscaler"
     if path is None:
         return None, live
-    applied = await api.apply(manifest)
-    action = "Updated" if spec_changed else "DriftRepaired"
+    applied = await api.apply(manifest)  # without replicas: drops the operator's claim
+    action = "Updated" if spec_changed or handover else "DriftRepaired"
     return ChildChange(manifest["kind"], meta["name"], action, path), applied
+
+
+def owns_replicas(live: dict[str, Any]) -> bool:
+    """Whether the operator's field manager owns the live Deployment's spec.replicas."""
+    for entry in live.get("metadata", {}).get("managedFields", []) or []:
+        if entry.get("manager") == c.FIELD_MANAGER and entry.get("operation") == "Apply":
+            return "f:replicas" in entry.get("fieldsV1", {}).get("f:spec", {})
+    return False
+
+
+async def _hand_replicas_over(live: dict[str, Any], api: ClusterApi) -> None:
+    """Before an HPA takes over, let a second field manager hold spec.replicas.
+
+    Applying a Deployment without `replicas` drops the operator's ownership of
+    the field; if nobody else owned it, the API server resets it to 1 and the
+    service dips to one pod until the HPA scales back up. The documented
+    server-side-apply hand-over avoids that: another manager claims the current
+    value first, so the field stays until the HPA changes it.
+    """
+    meta = live["metadata"]
+    await api.apply(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+            "spec": {"replicas": live.get("spec", {}).get("replicas", 1)},
+        },
+        field_manager=c.HANDOVER_FIELD_MANAGER,
+    )
+
+
+async def _exists(manifest: dict[str, Any], api: ClusterApi) -> bool:
+    meta = manifest["metadata"]
+    found = await api.get(manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"])
+    return found is not None
+
+
+def _missing_callers_message(ms: Microservice, missing: tuple[str, ...]) -> str:
+    accounts = ", ".join(
+        caller if "/" in caller else f"{ms.metadata.namespace}/{caller}" for caller in missing
+    )
+    return (
+        f"mesh.allowedCallers: no ServiceAccount {accounts}; the AuthorizationPolicy "
+        "keeps its last good callers until it exists"
+    )
 
 
 async def _post_change_events(

@@ -24,23 +24,39 @@ def now_iso() -> str:
 
 
 def calculate_status(
-    ms: Microservice, deployment: dict[str, Any] | None, *, now: str | None = None
+    ms: Microservice,
+    deployment: dict[str, Any] | None,
+    *,
+    out_of_sync: str | None = None,
+    now: str | None = None,
 ) -> MicroserviceStatus:
-    """Status of `ms` given its live Deployment (None when it does not exist yet)."""
+    """Status of `ms` given its live Deployment (None when it does not exist yet).
+
+    `out_of_sync` says why some child could not be brought in line with the spec
+    (for example an allowed caller that does not exist); None when all are.
+    """
     phase, ready, progressing, degraded = _judge(ms, deployment)
+    sync = (
+        _cond("OutOfSync", True, "UnknownCaller", out_of_sync)
+        if out_of_sync
+        else _cond("OutOfSync", False, "Synced", "every child matches the spec")
+    )
     dstatus = (deployment or {}).get("status", {})
     previous = ms.status
     stamp = now or now_iso()
     generation = ms.metadata.generation
+    dspec = (deployment or {}).get("spec", {})
     return MicroserviceStatus(
         observed_generation=generation,
         phase=phase,
-        replicas=ms.spec.replicas,
+        replicas=dspec.get("replicas", ms.spec.replicas)
+        if ms.spec.autoscaling
+        else ms.spec.replicas,
         ready_replicas=dstatus.get("readyReplicas", 0),
         updated_replicas=dstatus.get("updatedReplicas", 0),
         conditions=tuple(
             _carry_time(previous.condition(cond.type), cond, stamp, generation)
-            for cond in (ready, progressing, degraded)
+            for cond in (ready, progressing, degraded, sync)
         ),
     )
 
@@ -81,7 +97,8 @@ def _judge(
         )
     spec = deployment.get("spec", {})
     status = deployment.get("status", {})
-    want = ms.spec.replicas
+    # With autoscaling the HPA owns the count: judge against what the Deployment asks for.
+    want = spec.get("replicas", ms.spec.replicas) if ms.spec.autoscaling else ms.spec.replicas
     updated = status.get("updatedReplicas", 0)
     available = status.get("availableReplicas", 0)
     total = status.get("replicas", 0)

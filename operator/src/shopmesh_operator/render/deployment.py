@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shopmesh_operator import constants as c
 from shopmesh_operator.models import EnvVar, Microservice
 from shopmesh_operator.render.metadata import build_labels, build_metadata, build_selector_labels
 
@@ -20,12 +21,14 @@ RUN_AS_USER = 10001
 
 
 def build_deployment(ms: Microservice) -> dict[str, Any]:
+    """The Deployment; without `replicas` when an HPA owns the count."""
+    spec: dict[str, Any] = {} if ms.spec.autoscaling else {"replicas": ms.spec.replicas}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": build_metadata(ms),
         "spec": {
-            "replicas": ms.spec.replicas,
+            **spec,
             "revisionHistoryLimit": 10,
             "selector": {"matchLabels": build_selector_labels(ms)},
             "strategy": {
@@ -33,7 +36,7 @@ def build_deployment(ms: Microservice) -> dict[str, Any]:
                 "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"},
             },
             "template": {
-                "metadata": {"labels": build_labels(ms)},
+                "metadata": {"labels": {**build_labels(ms), c.LABEL_TRACK: c.TRACK_STABLE}},
                 "spec": _build_pod_spec(ms),
             },
         },
