@@ -66,6 +66,11 @@ fmt: python ## Format the code with ruff
 	.venv/bin/ruff check --fix .
 	.venv/bin/ruff format .
 
+## --- benchmarks ---------------------------------------------------------
+.PHONY: bench
+bench: setup cluster-up operator-stop ## Operator latency, scale, memory and idle writes, as ratios
+	$(ENV); .venv/bin/python bench/operator_scale.py
+
 .PHONY: clean
 clean: cluster-down ## Delete the cluster and local state (the tool cache stays)
 	rm -rf .shopmesh .venv .pytest_cache .mypy_cache .ruff_cache

@@ -36,19 +36,87 @@ CASES = [
         id="unknown-field",
     ),
     pytest.param(
-        lambda ns: microservice("bad", ns, autoscaling={"minReplicas": 2}),
-        "spec.autoscaling is not implemented yet",
-        id="autoscaling-not-implemented",
+        lambda ns: microservice("bad", ns, autoscaling={"minReplicas": 5, "maxReplicas": 2}),
+        "autoscaling.minReplicas must not exceed maxReplicas",
+        id="min-replicas-above-max",
     ),
     pytest.param(
-        lambda ns: microservice("bad", ns, mesh={"mtls": "STRICT"}),
-        "spec.mesh is not implemented yet",
-        id="mesh-not-implemented",
+        lambda ns: microservice("bad", ns, autoscaling={"minReplicas": 2}),
+        "spec.autoscaling.maxReplicas: Required value",
+        id="autoscaling-without-max",
+    ),
+    pytest.param(
+        lambda ns: microservice(
+            "bad", ns, replicas=1, autoscaling={"minReplicas": 2, "maxReplicas": 4}
+        ),
+        "spec.replicas must lie within autoscaling.minReplicas..maxReplicas",
+        id="replicas-outside-autoscaling-bounds",
+    ),
+    pytest.param(
+        lambda ns: microservice("bad", ns, disruption={"minAvailable": 1, "maxUnavailable": 1}),
+        "exactly one of minAvailable or maxUnavailable",
+        id="disruption-both",
+    ),
+    pytest.param(
+        lambda ns: microservice("bad", ns, disruption={"maxUnavailable": "half"}),
+        "a count (0 or more) or a percentage",
+        id="disruption-not-a-percentage",
+    ),
+    pytest.param(
+        lambda ns: microservice("bad", ns, mesh={"mtls": "OFF"}),
+        "spec.mesh.mtls",
+        id="unknown-mtls-mode",
+    ),
+    pytest.param(
+        lambda ns: microservice("bad", ns, mesh={"timeout": "-5s"}),
+        "spec.mesh.timeout",
+        id="negative-duration",
+    ),
+    pytest.param(
+        lambda ns: microservice("bad", ns, mesh={"timeout": "5"}),
+        "spec.mesh.timeout",
+        id="duration-without-unit",
+    ),
+    pytest.param(
+        lambda ns: microservice("bad", ns, mesh={"allowedCallers": ["Orders"]}),
+        "spec.mesh.allowedCallers[0]",
+        id="caller-not-a-dns-label",
+    ),
+    pytest.param(
+        lambda ns: microservice("bad", ns, mesh={"allowedCallers": ["a_b"]}),
+        "spec.mesh.allowedCallers[0]",
+        id="caller-with-underscore",
+    ),
+    pytest.param(
+        lambda ns: microservice(
+            "bad",
+            ns,
+            mesh={"timeout": "5s", "retries": {"attempts": 3, "perTryTimeout": "2s"}},
+        ),
+        "attempts x perTryTimeout exceeds mesh.timeout",
+        id="retry-budget-exceeds-timeout",
+    ),
+    pytest.param(
+        lambda ns: microservice("bad", ns, mesh={"circuitBreaker": {"maxEjectionPercent": 150}}),
+        "spec.mesh.circuitBreaker.maxEjectionPercent",
+        id="ejection-percent-above-100",
+    ),
+    pytest.param(
+        lambda ns: microservice("bad", ns, rollout={"strategy": "Shadow"}),
+        "spec.rollout.strategy",
+        id="unknown-strategy",
     ),
     pytest.param(
         lambda ns: microservice("bad", ns, rollout={"strategy": "Canary"}),
-        "spec.rollout is not implemented yet",
-        id="rollout-not-implemented",
+        "rollout.strategy BlueGreen and Canary are not implemented yet",
+        id="canary-not-implemented-yet",
+    ),
+    pytest.param(
+        lambda ns: microservice(
+            "bad", ns, rollout={"strategy": "Rolling", "canary": {"steps": [{"setWeight": 150}]}}
+        ),
+        "rollout.canary and rollout.blueGreen are not implemented yet",
+        id="canary-steps-not-implemented-yet",
     ),
     pytest.param(
         lambda ns: microservice(
@@ -97,5 +165,5 @@ def test_bad_microservice_is_refused_and_changes_nothing(
     assert result.returncode != 0, f"accepted: {manifest}"
     assert message in result.stderr, result.stderr
     assert get("msvc", manifest["metadata"]["name"], namespace) is None
-    assert list_items("deployments", namespace) == []
-    assert list_items("services", namespace) == []
+    for kind in ("deployments", "services", "virtualservices", "authorizationpolicies"):
+        assert list_items(kind, namespace) == [], kind

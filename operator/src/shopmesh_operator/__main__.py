@@ -1,6 +1,13 @@
 """Entry point: `python -m shopmesh_operator` (or `shopmesh-operator`) runs the
-operator in the foreground. SHOPMESH_NAMESPACES (comma-separated, globs allowed)
-limits it to some namespaces; the default is the whole cluster."""
+operator in the foreground.
+
+Environment:
+  SHOPMESH_NAMESPACES  comma-separated namespaces (globs allowed); default: the whole cluster
+  SHOPMESH_PEERING     name of a (Cluster)KopfPeering: replicas elect one active
+                       operator through it (the chart sets it); unset: standalone
+  SHOPMESH_LIVENESS    e.g. http://0.0.0.0:8081/healthz for a liveness probe
+  SHOPMESH_RESYNC_SECONDS  the safety-net resync interval (default 300)
+"""
 
 from __future__ import annotations
 
@@ -17,8 +24,11 @@ def main() -> None:
     kopf.configure(verbose=False)
     # kopf logs every handler success at INFO; reconcile logs what it changed.
     logging.getLogger("kopf.objects").setLevel(os.environ.get("SHOPMESH_KOPF_LOG_LEVEL", "WARNING"))
+    peering = os.environ.get("SHOPMESH_PEERING") or None
     kopf.run(
-        standalone=True,
+        standalone=peering is None,
+        peering_name=peering,
+        priority=int(os.environ.get("SHOPMESH_PRIORITY", "0")),
         clusterwide=not namespaces,
         namespaces=namespaces,
         # In a pod: SHOPMESH_LIVENESS=http://0.0.0.0:8081/healthz; off by default locally.

@@ -19,11 +19,10 @@ import json
 import logging
 from typing import Any, Protocol
 
-from kubernetes_asyncio import client as k8s
-from kubernetes_asyncio import config as k8s_config
-from kubernetes_asyncio.client.exceptions import ApiException
+import aiohttp
 
 from shopmesh_operator import constants as c
+from shopmesh_operator.connection import Connection, connect
 from shopmesh_operator.models import ObjectRef
 from shopmesh_operator.status import now_iso
 
@@ -43,6 +42,15 @@ RESOURCES: dict[tuple[str, str], str] = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitors",
     (c.API_VERSION, c.KIND): c.PLURAL,
 }
+
+
+class ApiException(Exception):
+    """A non-2xx answer from the API server (status 0: no answer at all)."""
+
+    def __init__(self, *, status: int, body: str) -> None:
+        super().__init__(f"HTTP {status}: {body[:200]}")
+        self.status = status
+        self.body = body
 
 
 class ApplyError(Exception):
@@ -79,22 +87,18 @@ def resource_path(api_version: str, kind: str, namespace: str, name: str | None 
 
 
 class KubeApi:
-    """`ClusterApi` over kubernetes_asyncio's ApiClient; counts its write calls."""
+    """`ClusterApi` over aiohttp (see connection.py); counts its write calls."""
 
-    def __init__(self, api_client: k8s.ApiClient) -> None:
-        self._api = api_client
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
         self.writes = 0
 
     @classmethod
     async def connect(cls) -> KubeApi:
-        try:
-            k8s_config.load_incluster_config()  # type: ignore[no-untyped-call]
-        except k8s_config.ConfigException:
-            await k8s_config.load_kube_config()
-        return cls(k8s.ApiClient())
+        return cls(await connect())
 
     async def close(self) -> None:
-        await self._api.close()
+        await self._conn.session.close()
 
     async def _call(
         self,
@@ -107,19 +111,21 @@ class KubeApi:
     ) -> dict[str, Any]:
         if method != "GET":
             self.writes += 1
-        response = await self._api.call_api(
-            path,
-            method,
-            query_params=query or [],
-            header_params={"Accept": "application/json", "Content-Type": content_type},
-            body=body,
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _return_http_data_only=True,
-        )
-        raw = await response.read()
-        if not 200 <= response.status <= 299:
-            raise ApiException(status=response.status, reason=raw.decode(errors="replace")[:2000])
+        headers = {"Accept": "application/json", **self._conn.headers()}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = content_type
+            data = json.dumps(body)
+        try:
+            async with self._conn.session.request(
+                method, self._conn.server + path, params=query or None, data=data, headers=headers
+            ) as response:
+                raw = await response.read()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ApiException(status=0, body=f"{type(exc).__name__}: {exc}") from exc
+        if not 200 <= status <= 299:
+            raise ApiException(status=status, body=raw.decode(errors="replace")[:4000])
         return dict(json.loads(raw)) if raw else {}
 
     async def get(
@@ -222,14 +228,14 @@ class KubeApi:
             await self._call("POST", f"/api/v1/namespaces/{ref.namespace}/events", body=event)
         except ApiException as exc:  # an Event is best effort; never fail a reconcile on it
             log.warning(
-                "could not post event %s on %s/%s: %s", reason, ref.namespace, ref.name, exc.reason
+                "could not post event %s on %s/%s: %s", reason, ref.namespace, ref.name, exc
             )
 
 
 def _as_apply_error(exc: ApiException, what: str) -> ApplyError:
-    message = exc.reason or "error"
+    message = exc.body or "error"
     with contextlib.suppress(TypeError, ValueError, AttributeError):
-        message = json.loads(exc.body or exc.reason or "{}").get("message", message)
+        message = json.loads(exc.body).get("message", message)
     status = exc.status or 0
     retryable = status == 0 or status >= 500 or status in (409, 429)
     reason = "Invalid" if status == 422 else ("Forbidden" if status == 403 else "ApiError")

@@ -29,6 +29,7 @@ from shopmesh_operator.status import calculate_failed_status, calculate_status
 
 log = logging.getLogger(__name__)
 _locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+_dirty: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)
@@ -59,19 +60,47 @@ async def reconcile_microservice(
     (a child event, the timer, an update) never act on a stale status. Returns
     None when it is gone or being deleted; raises ApplyError when worth retrying.
     """
+    async with _lock_for((namespace, name)):
+        return await _load_and_reconcile(namespace, name, api)
+
+
+async def request_reconcile(namespace: str, name: str, api: ClusterApi) -> None:
+    """Coalescing trigger used by the handlers.
+
+    Creating one Microservice fires a watch event for each of its children, and
+    a rollout fires several Deployment events. If a pass is already running for
+    this Microservice, the trigger only marks it dirty and returns; the running
+    pass goes round once more. A burst of N events costs at most two passes.
+    """
     key = (namespace, name)
+    lock = _lock_for(key)
+    if lock.locked():
+        _dirty.add(key)
+        return
+    async with lock:
+        while True:
+            _dirty.discard(key)
+            await _load_and_reconcile(namespace, name, api)
+            if key not in _dirty:
+                return
+
+
+def _lock_for(key: tuple[str, str]) -> asyncio.Lock:
     lock = _locks.get(key)
     if lock is None:
         lock = _locks[key] = asyncio.Lock()
-    async with lock:
-        body = await api.get(c.API_VERSION, c.KIND, namespace, name)
-        if body is None or body.get("metadata", {}).get("deletionTimestamp"):
-            return None
-        try:
-            ms = Microservice.from_body(body)
-        except ValidationError as err:
-            raise InvalidSpec(f"invalid Microservice spec: {err}") from err
-        return await _reconcile(ms, api)
+    return lock
+
+
+async def _load_and_reconcile(namespace: str, name: str, api: ClusterApi) -> ReconcileResult | None:
+    body = await api.get(c.API_VERSION, c.KIND, namespace, name)
+    if body is None or body.get("metadata", {}).get("deletionTimestamp"):
+        return None
+    try:
+        ms = Microservice.from_body(body)
+    except ValidationError as err:
+        raise InvalidSpec(f"invalid Microservice spec: {err}") from err
+    return await _reconcile(ms, api)
 
 
 async def _reconcile(ms: Microservice, api: ClusterApi) -> ReconcileResult:
@@ -89,7 +118,11 @@ async def _reconcile(ms: Microservice, api: ClusterApi) -> ReconcileResult:
                 if await _exists(manifest, api):
                     continue  # keep the last good policy until every caller exists
             change, live = await _sync_child(
-                manifest, api, spec_changed=spec_changed, first_pass=first_pass
+                manifest,
+                api,
+                spec_changed=spec_changed,
+                first_pass=first_pass,
+                initial_replicas=_initial_replicas(ms),
             )
             live_by_kind[manifest["kind"]] = live
             if change:
@@ -132,20 +165,27 @@ async def _reconcile(ms: Microservice, api: ClusterApi) -> ReconcileResult:
 
 
 async def _sync_child(
-    manifest: dict[str, Any], api: ClusterApi, *, spec_changed: bool, first_pass: bool
+    manifest: dict[str, Any],
+    api: ClusterApi,
+    *,
+    spec_changed: bool,
+    first_pass: bool,
+    initial_replicas: int | None,
 ) -> tuple[ChildChange | None, dict[str, Any] | None]:
     meta = manifest["metadata"]
     live = await api.get(manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"])
     if live is None:
+        if _is_autoscaled_deployment(manifest) and initial_replicas is not None:
+            # Created at the size the spec asks for, not the API default of 1;
+            # the hand-over below then gives the count to the HPA.
+            sized = {**manifest, "spec": {**manifest["spec"], "replicas": initial_replicas}}
+            created = await api.apply(sized)
+            await _hand_replicas_over(created, api)
         applied = await api.apply(manifest)
         action = "Created" if first_pass or spec_changed else "DriftRepaired"
         return ChildChange(manifest["kind"], meta["name"], action), applied
     path = find_drift(manifest, live)
-    handover = (
-        manifest["kind"] == "Deployment"
-        and "replicas" not in manifest["spec"]
-        and owns_replicas(live)
-    )
+    handover = _is_autoscaled_deployment(manifest) and owns_replicas(live)
     if handover:
         await _hand_replicas_over(live, api)
         path = ".spec.replicas, handed over to the HorizontalPodAutoscaler"
@@ -154,6 +194,15 @@ async def _sync_child(
     applied = await api.apply(manifest)  # without replicas: drops the operator's claim
     action = "Updated" if spec_changed or handover else "DriftRepaired"
     return ChildChange(manifest["kind"], meta["name"], action, path), applied
+
+
+def _is_autoscaled_deployment(manifest: dict[str, Any]) -> bool:
+    return manifest["kind"] == "Deployment" and "replicas" not in manifest["spec"]
+
+
+def _initial_replicas(ms: Microservice) -> int | None:
+    scaling = ms.spec.autoscaling
+    return max(ms.spec.replicas, scaling.min_replicas) if scaling else None
 
 
 def owns_replicas(live: dict[str, Any]) -> bool:

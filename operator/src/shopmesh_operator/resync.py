@@ -15,7 +15,7 @@ import logging
 from collections.abc import Sequence
 
 from shopmesh_operator.apply import ApplyError, ClusterApi
-from shopmesh_operator.reconcile import InvalidSpec, reconcile_microservice
+from shopmesh_operator.reconcile import InvalidSpec, request_reconcile
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ async def resync_once(api: ClusterApi, *, namespaces: Sequence[str] = ()) -> int
             continue
         visited += 1
         try:
-            await reconcile_microservice(namespace, name, api)
+            await request_reconcile(namespace, name, api)
         except (ApplyError, InvalidSpec) as err:
             log.warning("resync of %s/%s failed: %s", namespace, name, err)
     return visited

@@ -1,10 +1,18 @@
 """An in-memory `apply.ClusterApi` for the reconcile and resync unit tests.
 
-Objects are stored by (apiVersion, kind, namespace, name). `apply` stores the
-manifest as given (the whole object is ours in these tests, so storing it is the
-merge) and gives Deployments a status that says every replica is up, as a
-healthy cluster would shortly after. Every write call is counted, including one
-that fails, because each is a request to the API server.
+Objects are stored by (apiVersion, kind, namespace, name). Every write call is
+counted, including one that fails, because each is a request to the API server.
+
+`apply` is a small model of server-side apply, just enough for the hand-over of
+a Deployment's replicas to an HPA. Ownership is kept two levels deep: a field
+manager owns the top-level keys of its manifest and the direct children of
+`metadata` and `spec`, recorded in `metadata.managedFields` (operation Apply,
+the API server's `f:` notation). An apply replaces the object with the manifest
+and keeps only the fields that other managers own and this manifest leaves out.
+The fields it sets move to its manager (apply is forced), or are shared when
+both managers applied the same value. As on a real server, a Deployment that no
+manager gives `replicas` any more is defaulted back to 1. Deployments also get a
+status saying every replica is up, as a healthy cluster would shortly after.
 """
 
 from __future__ import annotations
@@ -14,10 +22,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shopmesh_operator import constants as c
-from shopmesh_operator.apply import ApplyError
+from shopmesh_operator.apply import RESOURCES, ApplyError
 from shopmesh_operator.models import ObjectRef
 
 Key = tuple[str, str, str, str]
+#: (top-level key,) or (top-level key, child key): what a field manager owns.
+FieldPath = tuple[str, ...]
+
+API_VERSIONS = {kind: api_version for (api_version, kind) in RESOURCES}
+_UNOWNED = {("apiVersion",), ("kind",), ("status",), ("metadata", "name")}
+_UNOWNED |= {("metadata", "namespace"), ("metadata", "managedFields")}
+_UNOWNED |= {("metadata", "generation"), ("metadata", "resourceVersion")}
 
 
 @dataclass(frozen=True)
@@ -27,12 +42,21 @@ class Event:
     message: str
 
 
+@dataclass(frozen=True)
+class Apply:
+    """One successful apply call, as the fake received it."""
+
+    kind: str
+    field_manager: str
+    manifest: dict[str, Any]
+
+
 @dataclass
 class FakeCluster:
     objects: dict[Key, dict[str, Any]] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     statuses: list[dict[str, Any]] = field(default_factory=list)
-    applied: list[str] = field(default_factory=list)
+    applies: list[Apply] = field(default_factory=list)
     reads: list[Key] = field(default_factory=list)
     #: kind -> the error `apply` raises for it
     refuse: dict[str, ApplyError] = field(default_factory=dict)
@@ -40,12 +64,16 @@ class FakeCluster:
 
     # -- test helpers: not part of ClusterApi, never counted --
 
+    @property
+    def applied(self) -> list[str]:
+        """The kinds applied, in order."""
+        return [call.kind for call in self.applies]
+
     def put(self, obj: dict[str, Any]) -> None:
         self.objects[_key(obj)] = copy.deepcopy(obj)
 
     def child(self, kind: str, name: str = "cart", namespace: str = "shop") -> dict[str, Any]:
-        api_version = "apps/v1" if kind == "Deployment" else "v1"
-        return self.objects[(api_version, kind, namespace, name)]
+        return self.objects[(API_VERSIONS[kind], kind, namespace, name)]
 
     def microservice(self, name: str = "cart", namespace: str = "shop") -> dict[str, Any]:
         return self.objects[(c.API_VERSION, c.KIND, namespace, name)]
@@ -64,7 +92,7 @@ class FakeCluster:
         self.writes = 0
         self.events.clear()
         self.statuses.clear()
-        self.applied.clear()
+        self.applies.clear()
 
     # -- ClusterApi --
 
@@ -79,24 +107,17 @@ class FakeCluster:
     async def list_microservices(self) -> list[tuple[str, str]]:
         return [(ns, name) for (_, kind, ns, name) in self.objects if kind == c.KIND]
 
-    async def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
+    async def apply(
+        self, manifest: dict[str, Any], *, field_manager: str = c.FIELD_MANAGER
+    ) -> dict[str, Any]:
         self.writes += 1
         if manifest["kind"] in self.refuse:
             raise self.refuse[manifest["kind"]]
-        self.applied.append(manifest["kind"])
-        stored = copy.deepcopy(manifest)
+        self.applies.append(Apply(manifest["kind"], field_manager, copy.deepcopy(manifest)))
+        previous = self.objects.get(_key(manifest))
+        stored = _server_side_apply(previous, manifest, field_manager)
         if manifest["kind"] == "Deployment":
-            previous = self.objects.get(_key(manifest), {})
-            generation = previous.get("metadata", {}).get("generation", 0) + 1
-            stored["metadata"]["generation"] = generation
-            replicas = manifest["spec"]["replicas"]
-            stored["status"] = {
-                "observedGeneration": generation,
-                "replicas": replicas,
-                "updatedReplicas": replicas,
-                "readyReplicas": replicas,
-                "availableReplicas": replicas,
-            }
+            _run_deployment(stored, previous)
         self.objects[_key(manifest)] = stored
         return copy.deepcopy(stored)
 
@@ -112,9 +133,107 @@ class FakeCluster:
         self.events.append(Event(type_, reason, message))
 
 
+def owned_paths(obj: dict[str, Any]) -> set[FieldPath]:
+    """The field paths an apply of `obj` claims (two levels deep)."""
+    paths: set[FieldPath] = set()
+    for top, value in obj.items():
+        if isinstance(value, dict) and top in ("metadata", "spec"):
+            paths |= {(top, sub) for sub in value}
+        else:
+            paths.add((top,))
+    return paths - _UNOWNED
+
+
+def managed_fields(manager: str, paths: set[FieldPath]) -> dict[str, Any]:
+    """A managedFields entry in the API server's format."""
+    fields: dict[str, Any] = {}
+    for path in sorted(paths):
+        node = fields
+        for step in path:
+            node = node.setdefault(f"f:{step}", {})
+    return {"manager": manager, "operation": "Apply", "fieldsV1": fields}
+
+
+def _entry_paths(entry: dict[str, Any]) -> set[FieldPath]:
+    paths: set[FieldPath] = set()
+    for top, children in entry.get("fieldsV1", {}).items():
+        if children:
+            paths |= {(top[2:], sub[2:]) for sub in children}
+        else:
+            paths.add((top[2:],))
+    return paths
+
+
+def _server_side_apply(
+    previous: dict[str, Any] | None, manifest: dict[str, Any], manager: str
+) -> dict[str, Any]:
+    stored = copy.deepcopy(manifest)
+    claimed = owned_paths(manifest)
+    entries: list[dict[str, Any]] = []
+    for entry in (previous or {}).get("metadata", {}).get("managedFields", []):
+        if entry["manager"] == manager:
+            continue
+        kept: set[FieldPath] = set()
+        for path in _entry_paths(entry):
+            if path not in claimed:
+                _copy_path(previous, stored, path)
+                kept.add(path)
+            elif _lookup(stored, path) == _lookup(previous, path):
+                kept.add(path)  # the same value applied by two managers: shared ownership
+        if kept:
+            entries.append(managed_fields(entry["manager"], kept))
+    entries.append(managed_fields(manager, claimed))
+    for server_field in ("generation", "resourceVersion"):
+        if previous and server_field in previous["metadata"]:
+            stored["metadata"][server_field] = previous["metadata"][server_field]
+    stored["metadata"]["managedFields"] = entries
+    return stored
+
+
+def _lookup(obj: dict[str, Any] | None, path: FieldPath) -> Any:
+    node: Any = obj
+    for step in path:
+        node = node.get(step) if isinstance(node, dict) else None
+    return node
+
+
+def _copy_path(source: dict[str, Any] | None, target: dict[str, Any], path: FieldPath) -> None:
+    value = _lookup(source, path)
+    if value is None:
+        return
+    for step in path[:-1]:
+        target = target.setdefault(step, {})
+    target[path[-1]] = copy.deepcopy(value)
+
+
+def _run_deployment(stored: dict[str, Any], previous: dict[str, Any] | None) -> None:
+    """What the API server and the controller do: default, bump generation, report."""
+    spec = stored.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    generation = (previous or {}).get("metadata", {}).get("generation", 0) + 1
+    stored["metadata"]["generation"] = generation
+    replicas = spec["replicas"]
+    stored["status"] = {
+        "observedGeneration": generation,
+        "replicas": replicas,
+        "updatedReplicas": replicas,
+        "readyReplicas": replicas,
+        "availableReplicas": replicas,
+    }
+
+
 def _key(obj: dict[str, Any]) -> Key:
     meta = obj["metadata"]
     return (obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"])
+
+
+def service_account_body(name: str, namespace: str = "shop") -> dict[str, Any]:
+    """A ServiceAccount someone else created (an allowed caller, say)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": name, "namespace": namespace},
+    }
 
 
 def microservice_body(

@@ -1,5 +1,6 @@
 """Table tests for models.py: specs the model must refuse, and specs it accepts
-with every default filled in."""
+with every default filled in. Autoscaling, disruption and rollout are in
+test_models_scaling.py; mesh, durations and callers in test_models_mesh.py."""
 
 from __future__ import annotations
 
@@ -9,14 +10,19 @@ import pytest
 from pydantic import ValidationError
 
 from shopmesh_operator.models import (
+    CircuitBreaker,
+    Disruption,
     EnvVar,
     EnvVarSource,
     KeyRef,
+    Mesh,
     Microservice,
     MicroserviceSpec,
     MicroserviceStatus,
     Probes,
     Resources,
+    Retries,
+    Rollout,
 )
 
 IMAGE = "shopmesh/cart:1.0"
@@ -85,7 +91,12 @@ def _bad(spec: dict[str, Any], loc: str, kind: str, text: str = "", *, id: str) 
             "extra_forbidden",
             id="unknown-field",
         ),
-        _bad({"image": IMAGE, "rollout": {}}, "rollout", "extra_forbidden", id="crd-stub-refused"),
+        _bad(
+            {"image": IMAGE, "rollout": {"canary": {"steps": []}}},
+            "rollout.canary",
+            "extra_forbidden",
+            id="crd-only-rollout-canary-refused",
+        ),
         _bad(
             {"image": IMAGE, "env": [{"name": "A", "valueFrom": {**SECRET, "fieldRef": {}}}]},
             "env.0.valueFrom.fieldRef",
@@ -175,6 +186,31 @@ def test_bad_spec_is_refused(spec: dict[str, Any], loc: str, kind: str, text: st
 )
 def test_good_spec_parses(spec: dict[str, Any], expected: MicroserviceSpec) -> None:
     assert MicroserviceSpec.model_validate(spec) == expected
+
+
+def test_minimal_spec_gets_the_new_section_defaults() -> None:
+    spec = MicroserviceSpec.model_validate({"image": IMAGE})
+    assert spec.autoscaling is None
+    assert spec.disruption == Disruption(max_unavailable=1)
+    assert spec.mesh == Mesh(
+        mtls="STRICT",
+        allowed_callers=(),
+        timeout="10s",
+        retries=Retries(
+            attempts=2,
+            per_try_timeout="2s",
+            retry_on="connect-failure,refused-stream,reset,unavailable",
+        ),
+        circuit_breaker=CircuitBreaker(
+            consecutive5xx_errors=5,
+            interval="10s",
+            base_ejection_time="30s",
+            max_ejection_percent=50,
+            max_pending_requests=100,
+        ),
+        load_balancer="LEAST_REQUEST",
+    )
+    assert spec.rollout == Rollout(strategy="Rolling")
 
 
 def test_from_body_ignores_unknown_metadata_and_status() -> None:

@@ -1,42 +1,19 @@
-"""reconcile_microservice against an in-memory cluster: children created, drift
-repaired, spec changes rolled out, and, above all, an idle pass that makes no
-write call at all. Failures are in test_reconcile_failures.py."""
+"""reconcile_microservice against an in-memory cluster: children created, spec
+changes rolled out, and, above all, an idle pass that makes no write call at all.
+Drift is in test_reconcile_drift.py, failures in test_reconcile_failures.py,
+missing callers in test_reconcile_callers.py, autoscaling in test_reconcile_handover.py."""
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from shopmesh_operator.models import Microservice
+from shopmesh_operator import constants as c
 from shopmesh_operator.reconcile import reconcile_microservice
-from shopmesh_operator.render import build_children
 
 from .fake_cluster import Event, FakeCluster
-
-NS, NAME = "shop", "cart"
-KINDS = ("ServiceAccount", "Service", "Deployment")
-C0 = ".spec.template.spec.containers[0]"
-
-
-async def _settle(cluster: FakeCluster) -> None:
-    await reconcile_microservice(NS, NAME, cluster)
-    cluster.forget_writes()
-
-
-def _rendered_children(cluster: FakeCluster) -> list[dict[str, Any]]:
-    return build_children(Microservice.from_body(cluster.microservice()))
-
-
-def _stored_children(cluster: FakeCluster) -> list[dict[str, Any]]:
-    """The stored children in render order, without what the fake server added."""
-    stored = [copy.deepcopy(cluster.child(kind)) for kind in KINDS]
-    for obj in stored:
-        obj.pop("status", None)
-        obj["metadata"].pop("generation", None)
-    return stored
+from .reconcile_support import C0, KINDS, NAME, NS, rendered_children, settle, stored_children
 
 
 async def test_first_reconcile_creates_children_and_writes_status(cluster: FakeCluster) -> None:
@@ -46,7 +23,7 @@ async def test_first_reconcile_creates_children_and_writes_status(cluster: FakeC
     assert [(ch.kind, ch.name, ch.action) for ch in result.changes] == [
         (kind, NAME, "Created") for kind in KINDS
     ]
-    assert _stored_children(cluster) == _rendered_children(cluster)
+    assert stored_children(cluster) == rendered_children(cluster)
     assert cluster.events == [
         *(Event("Normal", "Created", f"created {kind} {NAME}") for kind in KINDS),
         Event("Normal", "Ready", "2/2 replicas available"),
@@ -54,7 +31,9 @@ async def test_first_reconcile_creates_children_and_writes_status(cluster: FakeC
     assert result.status_written
     assert [(s["phase"], s["observedGeneration"]) for s in cluster.statuses] == [("Ready", 1)]
     assert cluster.microservice()["status"]["phase"] == "Ready"
-    assert cluster.writes == 3 + 1 + 4
+    assert cluster.applied == list(KINDS)
+    assert {call.field_manager for call in cluster.applies} == {c.FIELD_MANAGER}
+    assert cluster.writes == len(KINDS) + 1 + len(KINDS) + 1  # applies, status, events
 
 
 def _canonicalise(cluster: FakeCluster, resources: dict[str, Any]) -> None:
@@ -92,7 +71,7 @@ async def test_idle_reconcile_makes_zero_writes(
     cluster: FakeCluster, resources: dict[str, Any], live_resources: dict[str, Any] | None
 ) -> None:
     cluster.microservice()["spec"]["resources"] = resources
-    await _settle(cluster)
+    await settle(cluster)
     if live_resources is not None:
         _canonicalise(cluster, live_resources)
 
@@ -103,89 +82,6 @@ async def test_idle_reconcile_makes_zero_writes(
 
     assert cluster.writes == 0
     assert (cluster.events, cluster.statuses, cluster.applied) == ([], [], [])
-
-
-def _pop(kind: str) -> Callable[[FakeCluster], None]:
-    def mutate(cluster: FakeCluster) -> None:
-        api_version = "apps/v1" if kind == "Deployment" else "v1"
-        del cluster.objects[(api_version, kind, NS, NAME)]
-
-    return mutate
-
-
-def _set(kind: str, *path: str, value: Any) -> Callable[[FakeCluster], None]:
-    def mutate(cluster: FakeCluster) -> None:
-        node = cluster.child(kind)
-        for step in path[:-1]:
-            node = node[step]
-        node[path[-1]] = value
-
-    return mutate
-
-
-@pytest.mark.parametrize(
-    ("mutate", "kind", "path", "message"),
-    [
-        pytest.param(
-            _set("Deployment", "spec", "replicas", value=5),
-            "Deployment",
-            ".spec.replicas",
-            "Deployment cart was changed outside the operator at .spec.replicas; restored",
-            id="deployment-replicas-edited",
-        ),
-        pytest.param(
-            _set("Service", "spec", "type", value="NodePort"),
-            "Service",
-            ".spec.type",
-            "Service cart was changed outside the operator at .spec.type; restored",
-            id="service-type-edited",
-        ),
-        pytest.param(
-            _set("ServiceAccount", "metadata", "labels", value={}),
-            "ServiceAccount",
-            ".metadata.labels.app.kubernetes.io/name",
-            "ServiceAccount cart was changed outside the operator at "
-            ".metadata.labels.app.kubernetes.io/name; restored",
-            id="labels-removed",
-        ),
-        pytest.param(
-            _pop("Deployment"),
-            "Deployment",
-            None,
-            "Deployment cart was deleted outside the operator; recreated",
-            id="deployment-deleted",
-        ),
-        pytest.param(
-            _pop("Service"),
-            "Service",
-            None,
-            "Service cart was deleted outside the operator; recreated",
-            id="service-deleted",
-        ),
-    ],
-)
-async def test_drift_is_repaired(
-    cluster: FakeCluster,
-    mutate: Callable[[FakeCluster], None],
-    kind: str,
-    path: str | None,
-    message: str,
-) -> None:
-    await _settle(cluster)
-    good = cluster.children()
-    mutate(cluster)
-
-    result = await reconcile_microservice(NS, NAME, cluster)
-
-    assert result is not None
-    assert [(ch.kind, ch.action, ch.path) for ch in result.changes] == [
-        (kind, "DriftRepaired", path)
-    ]
-    assert cluster.applied == [kind]
-    assert cluster.events == [Event("Normal", "DriftRepaired", message)]
-    assert cluster.writes == 2  # one apply, one event; the status did not change
-    assert _stored_children(cluster) == _rendered_children(cluster)
-    assert cluster.children().keys() == good.keys()
 
 
 @pytest.mark.parametrize(
@@ -207,15 +103,32 @@ async def test_drift_is_repaired(
         ),
         pytest.param(
             {"port": 9090},
-            [("Service", ".spec.ports[0].port"), ("Deployment", f"{C0}.ports[0].containerPort")],
+            [
+                ("Service", ".spec.ports[0].port"),
+                ("Deployment", f"{C0}.ports[0].containerPort"),
+                ("VirtualService", ".spec.http[0].route[0].destination.port.number"),
+            ],
             id="port",
+        ),
+        pytest.param(
+            {"mesh": {"timeout": "30s", "loadBalancer": "RANDOM"}},
+            [
+                ("DestinationRule", ".spec.trafficPolicy.loadBalancer.simple"),
+                ("VirtualService", ".spec.http[0].timeout"),
+            ],
+            id="mesh",
+        ),
+        pytest.param(
+            {"disruption": {"minAvailable": "50%"}},
+            [("PodDisruptionBudget", ".spec.minAvailable")],
+            id="disruption",
         ),
     ],
 )
 async def test_spec_change_updates_children(
     cluster: FakeCluster, spec: dict[str, Any], expected: list[tuple[str, str]]
 ) -> None:
-    await _settle(cluster)
+    await settle(cluster)
     cluster.bump_generation(**spec)
 
     result = await reconcile_microservice(NS, NAME, cluster)
@@ -229,7 +142,7 @@ async def test_spec_change_updates_children(
     ]
     assert [s["observedGeneration"] for s in cluster.statuses] == [2]
     assert cluster.writes == 2 * len(expected) + 1
-    assert _stored_children(cluster) == _rendered_children(cluster)
+    assert stored_children(cluster) == rendered_children(cluster)
 
 
 @pytest.mark.parametrize(
@@ -245,11 +158,11 @@ async def test_env_value_change_is_rolled_out(
 ) -> None:
     """Values that are equal as quantities are still different env values."""
     cluster.microservice()["spec"]["env"] = [{"name": "API_VERSION", "value": before}]
-    await _settle(cluster)
+    await settle(cluster)
     cluster.bump_generation(env=[{"name": "API_VERSION", "value": after}])
 
     result = await reconcile_microservice(NS, NAME, cluster)
 
     assert result is not None
     assert [(ch.kind, ch.action) for ch in result.changes] == [("Deployment", "Updated")]
-    assert _stored_children(cluster) == _rendered_children(cluster)
+    assert stored_children(cluster) == rendered_children(cluster)

@@ -77,7 +77,19 @@ async def test_child_first_created_after_a_failed_pass_is_reported_created(
     result = await reconcile_microservice(NS, NAME, cluster)
 
     assert result is not None
-    assert [(ch.kind, ch.action) for ch in result.changes] == [("Deployment", "Created")]
+    # The refusal stopped the first pass at the Deployment: it and every later child are new.
+    assert [(ch.kind, ch.action) for ch in result.changes] == [
+        (kind, "Created")
+        for kind in (
+            "Deployment",
+            "PodDisruptionBudget",
+            "PeerAuthentication",
+            "DestinationRule",
+            "VirtualService",
+            "AuthorizationPolicy",
+            "ServiceMonitor",
+        )
+    ]
 
 
 @pytest.mark.parametrize(

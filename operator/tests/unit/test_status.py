@@ -70,30 +70,30 @@ STILL_PROGRESSING = {"type": "Progressing", "status": "True", "reason": "Replica
 FLAGS = {"T": "True", "F": "False"}
 
 
-# `conditions` spells the status of Ready, Progressing and Degraded, in that order.
+# `conditions` spells the status of Ready, Progressing, Degraded and OutOfSync, in that order.
 @pytest.mark.parametrize(
     ("replicas", "deployment", "phase", "conditions", "reason"),
     [
-        pytest.param(3, None, "Pending", "FTF", "DeploymentMissing", id="no-deployment"),
-        pytest.param(3, _deployment(), "Ready", "TFF", "Available", id="caught-up-all-available"),
-        pytest.param(3, _deployment(conditions=(STILL_PROGRESSING,)), "Ready", "TFF", "Available",
+        pytest.param(3, None, "Pending", "FTFF", "DeploymentMissing", id="no-deployment"),
+        pytest.param(3, _deployment(), "Ready", "TFFF", "Available", id="caught-up-all-available"),
+        pytest.param(3, _deployment(conditions=(STILL_PROGRESSING,)), "Ready", "TFFF", "Available",
                      id="healthy-progressing-condition-ignored"),
-        pytest.param(3, _deployment(available=2), "Progressing", "FTF", "RollingOut",
+        pytest.param(3, _deployment(available=2), "Progressing", "FTFF", "RollingOut",
                      id="fewer-available"),
-        pytest.param(3, _deployment(updated=2), "Progressing", "FTF", "RollingOut",
+        pytest.param(3, _deployment(updated=2), "Progressing", "FTFF", "RollingOut",
                      id="fewer-updated"),
-        pytest.param(3, _deployment(replicas=4), "Progressing", "FTF", "RollingOut",
+        pytest.param(3, _deployment(replicas=4), "Progressing", "FTFF", "RollingOut",
                      id="old-pod-still-running"),
-        pytest.param(3, _deployment(observed=4), "Progressing", "FTF", "RollingOut",
+        pytest.param(3, _deployment(observed=4), "Progressing", "FTFF", "RollingOut",
                      id="observed-generation-behind"),
-        pytest.param(3, _deployment(image="shopmesh/cart:0.9"), "Progressing", "FTF", "RollingOut",
+        pytest.param(3, _deployment(image="shopmesh/cart:0.9"), "Progressing", "FTFF", "RollingOut",
                      id="deployment-image-differs-from-spec"),
-        pytest.param(5, _deployment(), "Progressing", "FTF", "RollingOut", id="spec-scaled-up"),
-        pytest.param(0, _deployment(replicas=0, updated=0, ready=0, available=0), "Ready", "TFF",
+        pytest.param(5, _deployment(), "Progressing", "FTFF", "RollingOut", id="spec-scaled-up"),
+        pytest.param(0, _deployment(replicas=0, updated=0, ready=0, available=0), "Ready", "TFFF",
                      "Available", id="scaled-to-zero"),
-        pytest.param(3, _deployment(available=1, conditions=(DEADLINE,)), "Degraded", "FFT",
+        pytest.param(3, _deployment(available=1, conditions=(DEADLINE,)), "Degraded", "FFTF",
                      "RolloutStalled", id="progress-deadline-exceeded"),
-        pytest.param(3, _deployment(conditions=(DEADLINE,)), "Degraded", "TFT", "RolloutStalled",
+        pytest.param(3, _deployment(conditions=(DEADLINE,)), "Degraded", "TFTF", "RolloutStalled",
                      id="deadline-exceeded-but-old-pods-serve"),
     ],
 )  # fmt: skip
@@ -106,6 +106,7 @@ def test_calculate_status(
         ("Ready", FLAGS[conditions[0]]),
         ("Progressing", FLAGS[conditions[1]]),
         ("Degraded", FLAGS[conditions[2]]),
+        ("OutOfSync", FLAGS[conditions[3]]),
     ]
     ready_condition = status.condition("Ready")
     assert ready_condition is not None
@@ -179,10 +180,12 @@ def test_last_transition_time(
     degraded_time: str,
 ) -> None:
     status = calculate_status(_ms(status=previous), deployment, now=NOW)
+    # OutOfSync is new in every `previous` here, so it always gets NOW.
     assert [c.last_transition_time for c in status.conditions] == [
         ready_time,
         progressing_time,
         degraded_time,
+        NOW,
     ]
 
 

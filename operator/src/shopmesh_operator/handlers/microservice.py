@@ -13,7 +13,7 @@ import kopf
 
 from shopmesh_operator import constants as c
 from shopmesh_operator.apply import ApplyError
-from shopmesh_operator.reconcile import InvalidSpec, reconcile_microservice
+from shopmesh_operator.reconcile import InvalidSpec, request_reconcile
 
 RETRY_SECONDS = 5.0
 
@@ -21,7 +21,7 @@ RETRY_SECONDS = 5.0
 async def reconcile_named(namespace: str, name: str, memo: Any) -> None:
     """Reconcile one Microservice; transient API failures become kopf retries."""
     try:
-        await reconcile_microservice(namespace, name, memo.api)
+        await request_reconcile(namespace, name, memo.api)
     except InvalidSpec as err:
         raise kopf.PermanentError(str(err)) from err
     except ApplyError as err:

@@ -1,7 +1,9 @@
 """Golden-file tests for `render.build_children`: each example Microservice renders
 to exactly the YAML in golden/<case>.yaml, and every child keeps the invariants the
 operator promises (controller owner reference, managed-by labels, zero-downtime
-rollout, hardened pods) even if a golden file is regenerated carelessly.
+rollout, hardened pods, selectors and mesh routes that find the pods) even if a
+golden file is regenerated carelessly. Each child kind has its own table test in
+test_render_<module>.py.
 """
 
 from __future__ import annotations
@@ -53,7 +55,51 @@ CASES: dict[str, dict[str, Any]] = {
         "image": "shopmesh/payments:1.4.0@sha256:" + "ab" * 32,
         "resources": {"requests": {"cpu": "100m"}},
     },
+    "full_mesh": {
+        "image": "shopmesh/payments:2.1.0",
+        "port": 8081,
+        "resources": {"requests": {"cpu": "200m", "memory": "256Mi"}},
+        "autoscaling": {
+            "minReplicas": 2,
+            "maxReplicas": 12,
+            "targetCPUUtilization": 70,
+            "targetMemoryUtilization": 80,
+            "metrics": [{"name": "http_requests_per_second", "targetAverageValue": "100"}],
+        },
+        "disruption": {"minAvailable": "50%"},
+        "mesh": {
+            "mtls": "STRICT",
+            "allowedCallers": ["orders", "istio-system/istio-ingressgateway-service-account"],
+            "timeout": "6s",
+            "retries": {"attempts": 3, "perTryTimeout": "2s", "retryOn": "5xx,reset"},
+            "circuitBreaker": {
+                "consecutive5xxErrors": 3,
+                "interval": "5s",
+                "baseEjectionTime": "1m",
+                "maxEjectionPercent": 100,
+                "maxPendingRequests": 64,
+                "maxRequestsPerConnection": 10,
+                "maxConnections": 256,
+            },
+            "loadBalancer": "ROUND_ROBIN",
+        },
+        "rollout": {"strategy": "Rolling"},
+    },
+    "mesh_mtls_disable": {"image": "shopmesh/payments:1.4.0", "mesh": {"mtls": "DISABLE"}},
+    "mesh_retries_off": {"image": "shopmesh/payments:1.4.0", "mesh": {"retries": {"attempts": 0}}},
 }
+#: The children of every case without autoscaling, in apply order.
+KINDS = [
+    "ServiceAccount",
+    "Service",
+    "Deployment",
+    "PodDisruptionBudget",
+    "PeerAuthentication",
+    "DestinationRule",
+    "VirtualService",
+    "AuthorizationPolicy",
+    "ServiceMonitor",
+]
 
 
 def _microservice(case: str) -> Microservice:
@@ -90,7 +136,8 @@ def _by_kind(case: str) -> dict[str, dict[str, Any]]:
 @pytest.mark.parametrize("case", [pytest.param(name, id=name) for name in CASES])
 def test_every_child_is_owned_and_labelled(case: str) -> None:
     children = build_children(_microservice(case))
-    assert [child["kind"] for child in children] == ["ServiceAccount", "Service", "Deployment"]
+    kinds = [*KINDS[:3], "HorizontalPodAutoscaler", *KINDS[3:]] if case == "full_mesh" else KINDS
+    assert [child["kind"] for child in children] == kinds
     for child in children:
         meta = child["metadata"]
         assert (meta["name"], meta["namespace"]) == ("payments", "shop")
@@ -147,3 +194,29 @@ def test_deployment_is_zero_downtime_and_hardened(case: str) -> None:
 def test_container_resources(case: str, expected: dict[str, Any] | None) -> None:
     (container,) = _by_kind(case)["Deployment"]["spec"]["template"]["spec"]["containers"]
     assert container.get("resources") == expected
+
+
+@pytest.mark.parametrize("case", [pytest.param(name, id=name) for name in CASES])
+def test_children_find_the_pods_and_each_other(case: str) -> None:
+    children = _by_kind(case)
+    pod_labels = children["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    service = children["Service"]
+    host = "payments.shop.svc.cluster.local"
+    for kind in ("PodDisruptionBudget", "PeerAuthentication", "AuthorizationPolicy"):
+        assert children[kind]["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    monitor = children["ServiceMonitor"]["spec"]
+    assert monitor["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert monitor["endpoints"][0]["port"] == service["spec"]["ports"][0]["name"]
+    rule = children["DestinationRule"]["spec"]
+    (subset,) = rule["subsets"]
+    assert subset["labels"].items() <= pod_labels.items()
+    (route,) = children["VirtualService"]["spec"]["http"]
+    (destination,) = route["route"]
+    assert (rule["host"], children["VirtualService"]["spec"]["hosts"]) == (host, [host])
+    assert destination["destination"] == {
+        "host": host,
+        "subset": subset["name"],
+        "port": {"number": service["spec"]["ports"][0]["port"]},
+    }
+    assert destination["weight"] == 100
