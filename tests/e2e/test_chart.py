@@ -665,6 +665,7 @@ def operators(
                 "SHOPMESH_NAMESPACES": namespace,
                 "SHOPMESH_PEERING": peering,
                 "POD_ID": pod_id,
+                "SHOPMESH_PRIORITY": str(10 * len(runs)),
                 "SHOPMESH_RESYNC_SECONDS": str(resync_seconds),
             }
             log = OPERATOR_LOG_DIR / f"operator-chart-rbac-{pod_id}.log"

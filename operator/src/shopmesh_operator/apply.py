@@ -23,6 +23,7 @@ import aiohttp
 
 from shopmesh_operator import constants as c
 from shopmesh_operator.connection import Connection, connect
+from shopmesh_operator.metrics import API_REQUESTS
 from shopmesh_operator.models import ObjectRef
 from shopmesh_operator.status import now_iso
 
@@ -73,6 +74,7 @@ class ClusterApi(Protocol):
     async def apply(
         self, manifest: dict[str, Any], *, field_manager: str = c.FIELD_MANAGER
     ) -> dict[str, Any]: ...
+    async def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None: ...
     async def patch_status(self, ref: ObjectRef, status: dict[str, Any]) -> None: ...
     async def post_event(
         self, ref: ObjectRef, *, type_: str, reason: str, message: str
@@ -111,6 +113,7 @@ class KubeApi:
     ) -> dict[str, Any]:
         if method != "GET":
             self.writes += 1
+        API_REQUESTS.labels(verb=method).inc()
         headers = {"Accept": "application/json", **self._conn.headers()}
         data = None
         if body is not None:
@@ -189,6 +192,14 @@ class KubeApi:
             content_type="application/apply-patch+yaml",
             query=[("fieldManager", field_manager), ("force", "true")],
         )
+
+    async def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:
+        """Delete a child the spec no longer asks for (gone already is fine)."""
+        try:
+            await self._call("DELETE", resource_path(api_version, kind, namespace, name))
+        except ApiException as exc:
+            if exc.status != 404:
+                raise _as_apply_error(exc, f"{kind} {namespace}/{name}") from exc
 
     async def patch_status(self, ref: ObjectRef, status: dict[str, Any]) -> None:
         path = resource_path(c.API_VERSION, c.KIND, ref.namespace, ref.name) + "/status"

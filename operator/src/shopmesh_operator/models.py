@@ -140,9 +140,16 @@ class Mesh(_Model):
     )
 
     @model_validator(mode="after")
+    def _callers_need_mtls(self) -> Mesh:
+        if self.mtls == "DISABLE" and self.allowed_callers:
+            raise ValueError("mesh.allowedCallers needs mTLS (caller identities come from it)")
+        return self
+
+    @model_validator(mode="after")
     def _retry_budget_fits(self) -> Mesh:
-        budget = self.retries.attempts * duration_ms(self.retries.per_try_timeout)
-        if self.retries.attempts and budget > duration_ms(self.timeout):
+        # Whole milliseconds, as the CRD's CEL rule (getMilliseconds) computes it.
+        budget = self.retries.attempts * int(duration_ms(self.retries.per_try_timeout))
+        if self.retries.attempts and budget > int(duration_ms(self.timeout)):
             raise ValueError(
                 f"mesh.retries: attempts x perTryTimeout ({self.retries.attempts} x "
                 f"{self.retries.per_try_timeout}) exceeds mesh.timeout ({self.timeout})"

@@ -23,6 +23,7 @@ from shopmesh_operator import constants as c
 from shopmesh_operator.apply import ApplyError, ClusterApi
 from shopmesh_operator.callers import split_callers
 from shopmesh_operator.drift import find_drift
+from shopmesh_operator.metrics import CHILD_CHANGES, RECONCILE_SECONDS, RECONCILES
 from shopmesh_operator.models import Microservice, MicroserviceStatus
 from shopmesh_operator.render import build_authorization_policy, build_children
 from shopmesh_operator.status import calculate_failed_status, calculate_status
@@ -36,7 +37,7 @@ _dirty: set[tuple[str, str]] = set()
 class ChildChange:
     kind: str
     name: str
-    action: str  # "Created" | "Updated" | "DriftRepaired"
+    action: str  # "Created" | "Updated" | "DriftRepaired" | "Deleted"
     path: str | None = None
 
 
@@ -93,6 +94,21 @@ def _lock_for(key: tuple[str, str]) -> asyncio.Lock:
 
 
 async def _load_and_reconcile(namespace: str, name: str, api: ClusterApi) -> ReconcileResult | None:
+    with RECONCILE_SECONDS.time():
+        try:
+            result = await _load_and_reconcile_timed(namespace, name, api)
+        except Exception:
+            RECONCILES.labels(result="error").inc()
+            raise
+    RECONCILES.labels(result="ok" if result is None or not result.changes else "changed").inc()
+    for change in result.changes if result else ():
+        CHILD_CHANGES.labels(kind=change.kind, action=change.action).inc()
+    return result
+
+
+async def _load_and_reconcile_timed(
+    namespace: str, name: str, api: ClusterApi
+) -> ReconcileResult | None:
     body = await api.get(c.API_VERSION, c.KIND, namespace, name)
     if body is None or body.get("metadata", {}).get("deletionTimestamp"):
         return None
@@ -124,9 +140,14 @@ async def _reconcile(ms: Microservice, api: ClusterApi) -> ReconcileResult:
                 first_pass=first_pass,
                 initial_replicas=_initial_replicas(ms),
             )
+            if change and manifest["kind"] == "AuthorizationPolicy" and _was_held_back(ms):
+                change = ChildChange(change.kind, change.name, "Updated", "every caller now exists")
             live_by_kind[manifest["kind"]] = live
             if change:
                 changes.append(change)
+        changes.extend(
+            await _prune(ms, {(m["apiVersion"], m["kind"]) for m in build_children(ms)}, api)
+        )
     except ApplyError as err:
         await _post_change_events(ms, changes, api)
         status = calculate_failed_status(ms, reason=err.reason, message=err.message)
@@ -234,6 +255,33 @@ async def _hand_replicas_over(live: dict[str, Any], api: ClusterApi) -> None:
     )
 
 
+#: Kinds render leaves out when the spec does not ask for them; reconcile deletes
+#: a leftover one (e.g. the HPA after spec.autoscaling is removed).
+OPTIONAL_KINDS = (("autoscaling/v2", "HorizontalPodAutoscaler"),)
+
+
+async def _prune(
+    ms: Microservice, rendered: set[tuple[str, str]], api: ClusterApi
+) -> list[ChildChange]:
+    changes: list[ChildChange] = []
+    for api_version, kind in OPTIONAL_KINDS:
+        if (api_version, kind) in rendered:
+            continue
+        ref = (ms.metadata.namespace, ms.metadata.name)
+        live = await api.get(api_version, kind, *ref)
+        labels = (live or {}).get("metadata", {}).get("labels", {})
+        if live is not None and labels.get(c.LABEL_MANAGED_BY) == c.MANAGED_BY:
+            await api.delete(api_version, kind, *ref)
+            changes.append(ChildChange(kind, ms.metadata.name, "Deleted"))
+    return changes
+
+
+def _was_held_back(ms: Microservice) -> bool:
+    """Whether the last pass kept the AuthorizationPolicy back for a missing caller."""
+    sync = ms.status.condition("OutOfSync")
+    return sync is not None and sync.status == "True"
+
+
 async def _exists(manifest: dict[str, Any], api: ClusterApi) -> bool:
     meta = manifest["metadata"]
     found = await api.get(manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"])
@@ -270,6 +318,8 @@ async def _write_status(ms: Microservice, status: MicroserviceStatus, api: Clust
 def _describe(change: ChildChange) -> str:
     if change.action == "Created":
         return f"created {change.kind} {change.name}"
+    if change.action == "Deleted":
+        return f"deleted {change.kind} {change.name}: the spec no longer asks for it"
     if change.action == "Updated":
         return f"updated {change.kind} {change.name} (first difference at {change.path})"
     if change.path is None:

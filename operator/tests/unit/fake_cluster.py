@@ -61,6 +61,7 @@ class FakeCluster:
     #: kind -> the error `apply` raises for it
     refuse: dict[str, ApplyError] = field(default_factory=dict)
     writes: int = 0
+    deleted: list[Key] = field(default_factory=list)
 
     # -- test helpers: not part of ClusterApi, never counted --
 
@@ -120,6 +121,11 @@ class FakeCluster:
             _run_deployment(stored, previous)
         self.objects[_key(manifest)] = stored
         return copy.deepcopy(stored)
+
+    async def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:
+        self.writes += 1
+        self.deleted.append((api_version, kind, namespace, name))
+        self.objects.pop((api_version, kind, namespace, name), None)
 
     async def patch_status(self, ref: ObjectRef, status: dict[str, Any]) -> None:
         self.writes += 1

@@ -173,6 +173,11 @@ def test_crd_only_parts_are_refused_by_cel(path: str, rule: str) -> None:
             "has(self.secretKeyRef) != has(self.configMapKeyRef)",
             id="valueFrom-exactly-one",
         ),
+        pytest.param(
+            "spec.mesh",
+            '!(self.mtls == "DISABLE" && has(self.allowedCallers) && size(self.allowedCallers) > 0)',
+            id="callers-need-mtls",
+        ),
     ],
 )
 def test_model_validators_have_cel_twins(path: str, rule: str) -> None:

@@ -1,6 +1,7 @@
 """Table tests for the mesh parts of models.py: durations (DURATION_PATTERN and
-`duration_ms`), allowed callers (CALLER_PATTERN), the retry budget rule
-attempts x perTryTimeout <= timeout, and the enums and bounds of spec.mesh."""
+`duration_ms`), allowed callers (CALLER_PATTERN) and their need for mTLS, the
+retry budget rule attempts x perTryTimeout <= timeout (in whole milliseconds, as
+the CRD's CEL rule counts), and the enums and bounds of spec.mesh."""
 
 from __future__ import annotations
 
@@ -100,6 +101,27 @@ def test_caller_that_is_not_a_dns_label_is_refused(caller: str) -> None:
             "exceeds mesh.timeout",
             id="budget-units-mixed",
         ),
+        pytest.param(
+            {"timeout": "3s"},
+            "",
+            "value_error",
+            "(2 x 2s) exceeds mesh.timeout (3s)",
+            id="omitted-retries-default-budget-over-timeout",
+        ),
+        pytest.param(
+            {"timeout": "4.9ms", "retries": {"attempts": 1, "perTryTimeout": "5ms"}},
+            "",
+            "value_error",
+            "(1 x 5ms) exceeds mesh.timeout (4.9ms)",
+            id="timeout-counted-in-whole-ms",
+        ),
+        pytest.param(
+            {"mtls": "DISABLE", "allowedCallers": ["orders"]},
+            "",
+            "value_error",
+            "mesh.allowedCallers needs mTLS",
+            id="callers-without-mtls",
+        ),
         pytest.param({"mtls": "STRICTEST"}, "mtls", "literal_error", "", id="unknown-mtls"),
         pytest.param({"mtls": "strict"}, "mtls", "literal_error", "", id="mtls-lower-case"),
         pytest.param(
@@ -183,6 +205,24 @@ def test_bad_mesh_is_refused(mesh: dict[str, Any], loc: str, kind: str, text: st
             (),
             Retries(attempts=3, per_try_timeout="0.5m"),
             id="fractional-durations",
+        ),
+        pytest.param(
+            {"timeout": "4ms", "retries": {"attempts": 3, "perTryTimeout": "1.5ms"}},
+            (),
+            Retries(attempts=3, per_try_timeout="1.5ms"),
+            id="per-try-counted-in-whole-ms-like-cel",
+        ),
+        pytest.param(
+            {"mtls": "DISABLE", "allowedCallers": []},
+            (),
+            Retries(),
+            id="mtls-disable-without-callers",
+        ),
+        pytest.param(
+            {"mtls": "PERMISSIVE", "allowedCallers": ["orders"]},
+            ("orders",),
+            Retries(),
+            id="callers-with-permissive-mtls",
         ),
         pytest.param(
             {"allowedCallers": ["gateway", "istio-system/istio-ingressgateway", "a", "0ps/x-1"]},

@@ -10,6 +10,7 @@ from typing import Any
 import kopf
 
 from shopmesh_operator import constants as c
+from shopmesh_operator import metrics
 from shopmesh_operator.apply import KubeApi
 from shopmesh_operator.resync import resync_forever
 
@@ -25,6 +26,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     )
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
+    port = os.environ.get("SHOPMESH_METRICS_PORT")
+    if port:
+        metrics.serve(int(port))
     memo.api = await KubeApi.connect()
     namespaces = [ns for ns in os.environ.get("SHOPMESH_NAMESPACES", "").split(",") if ns]
     interval = float(os.environ.get("SHOPMESH_RESYNC_SECONDS", "300"))

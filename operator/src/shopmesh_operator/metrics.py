@@ -1,0 +1,29 @@
+"""The operator's own Prometheus metrics, served when SHOPMESH_METRICS_PORT is set.
+
+`shopmesh_operator_api_requests_total{verb}` counts every call apply.py makes, so
+"idle means idle" can be checked from outside (the benchmark reads it);
+reconcile passes and child changes are counted by outcome and by kind.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram, start_http_server
+
+API_REQUESTS = Counter(
+    "shopmesh_operator_api_requests", "Kubernetes API calls made by the operator", ["verb"]
+)
+RECONCILES = Counter(
+    "shopmesh_operator_reconciles", "Reconcile passes of one Microservice", ["result"]
+)
+RECONCILE_SECONDS = Histogram(
+    "shopmesh_operator_reconcile_seconds", "Duration of one reconcile pass"
+)
+CHILD_CHANGES = Counter(
+    "shopmesh_operator_child_changes",
+    "Children created, updated, repaired or deleted",
+    ["kind", "action"],
+)
+
+
+def serve(port: int) -> None:
+    start_http_server(port, addr="0.0.0.0")
