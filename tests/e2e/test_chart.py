@@ -750,13 +750,14 @@ def test_two_replicas_elect_one_active_operator(
         peering=release.peering,
         resync_seconds=3600,
     ) as runs:
-        # Only once the replicas have seen each other: some replica pauses, in favour of
-        # a higher priority, or (today) all of them, for sharing one.
-        wait_for(
-            lambda: any("Pausing" in run.text() for run in runs),
-            what="the replicas to see each other",
-            timeout=30,
-        )
+        # Only once both replicas have announced themselves in the peering object, and
+        # had a moment to see each other's announcement, is there anything to elect.
+        def both_peers() -> bool:
+            peering = get("kopfpeering", release.peering, workload) or {}
+            return {"op-a", "op-b"} <= set(peering.get("status") or {})
+
+        wait_for(both_peers, what="both replicas in the peering object", timeout=30)
+        time.sleep(2)
         apply(microservice("web", workload))
         wait_ready(runs, workload, timeout=30)
         creators = [r.pod_id for r in runs if f"{workload}/web: created Deployment web" in r.text()]

@@ -7,6 +7,7 @@ checks that the CRD's OpenAPI schema and these models describe the same fields.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -65,14 +66,14 @@ DURATION_PATTERN = r"^[0-9]+(\.[0-9]+)?(ms|s|m|h)$"
 #: A caller: a ServiceAccount name in the same namespace, or "namespace/name".
 CALLER_PATTERN = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
-_UNITS_MS = {"ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+_UNITS_MS = {"ms": Decimal(1), "s": Decimal(1000), "m": Decimal(60_000), "h": Decimal(3_600_000)}
 
 
 def duration_ms(text: str) -> float:
-    """Milliseconds in a duration matching DURATION_PATTERN."""
+    """Milliseconds in a duration matching DURATION_PATTERN (decimal, so "1.005s" is 1005)."""
     for unit in ("ms", "s", "m", "h"):
         if text.endswith(unit):
-            return float(text[: -len(unit)]) * _UNITS_MS[unit]
+            return float(Decimal(text[: -len(unit)]) * _UNITS_MS[unit])
     raise ValueError(f"not a duration: {text!r}")
 
 

@@ -140,7 +140,9 @@ async def _reconcile(ms: Microservice, api: ClusterApi) -> ReconcileResult:
                 first_pass=first_pass,
                 initial_replicas=_initial_replicas(ms),
             )
-            if change and manifest["kind"] == "AuthorizationPolicy" and _was_held_back(ms):
+            caught_up = not missing and change is not None and change.path is not None
+            if caught_up and manifest["kind"] == "AuthorizationPolicy" and _was_held_back(ms):
+                assert change is not None
                 change = ChildChange(change.kind, change.name, "Updated", "every caller now exists")
             live_by_kind[manifest["kind"]] = live
             if change:

@@ -69,11 +69,14 @@ def calculate_failed_status(ms: Microservice, *, reason: str, message: str) -> M
     """
     stamp = now_iso()
     generation = ms.metadata.generation
-    conditions = (
+    conditions: tuple[Condition, ...] = (
         Condition(type="Ready", status="False", reason=reason, message=message),
         Condition(type="Progressing", status="False", reason=reason, message=message),
         Condition(type="Degraded", status="True", reason=reason, message=message),
     )
+    sync = ms.status.condition("OutOfSync")
+    if sync is not None:  # what the last good pass knew still holds
+        conditions += (sync,)
     return ms.status.model_copy(
         update={
             "phase": "Failed",

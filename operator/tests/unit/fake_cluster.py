@@ -94,6 +94,7 @@ class FakeCluster:
         self.events.clear()
         self.statuses.clear()
         self.applies.clear()
+        self.deleted.clear()
 
     # -- ClusterApi --
 

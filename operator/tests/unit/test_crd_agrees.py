@@ -175,7 +175,8 @@ def test_crd_only_parts_are_refused_by_cel(path: str, rule: str) -> None:
         ),
         pytest.param(
             "spec.mesh",
-            '!(self.mtls == "DISABLE" && has(self.allowedCallers) && size(self.allowedCallers) > 0)',
+            '!(self.mtls == "DISABLE" && has(self.allowedCallers) '
+            "&& size(self.allowedCallers) > 0)",
             id="callers-need-mtls",
         ),
     ],

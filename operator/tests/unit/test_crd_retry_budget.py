@@ -114,17 +114,6 @@ def _retries(attempts: int, per_try: str | None = None) -> dict[str, Any]:
     return {"retries": retries}
 
 
-FLOAT_MILLISECONDS_BUG = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "source bug: models.duration_ms (models.py line 75) computes in binary floating "
-        "point, so 1.005s is 1004.9999999999999 ms and int() makes it 1004, while CEL "
-        "parses it exactly as 1005 ms; {timeout: 1.005s, retries: 1 x 1005ms} passes the "
-        "CRD (1005 <= 1005) and is refused by the operator (1005 > 1004)"
-    ),
-)
-
-
 @pytest.mark.parametrize(
     ("mesh", "admitted"),
     [
@@ -152,7 +141,6 @@ FLOAT_MILLISECONDS_BUG = pytest.mark.xfail(
             {"timeout": "1.005s", **_retries(1, "1005ms")},
             True,
             id="decimal-seconds-equal-to-ms",
-            marks=FLOAT_MILLISECONDS_BUG,
         ),
         pytest.param(
             {"mtls": "DISABLE", "allowedCallers": ["orders"]}, False, id="mtls-disable-callers"

@@ -114,13 +114,16 @@ async def test_caller_that_appears_is_not_reported_as_an_outside_change(
     await reconcile_microservice(NS, NAME, cluster)
 
     assert cluster.events == [
-        Event("Normal", "Updated", f"updated AuthorizationPolicy {NAME} (first difference at "
-              f"{CAUGHT_UP})")
+        Event(
+            "Normal",
+            "Updated",
+            f"updated AuthorizationPolicy {NAME} (first difference at {CAUGHT_UP})",
+        )
     ]
 
 
 async def test_after_catching_up_a_hand_edit_is_drift_again(cluster: FakeCluster) -> None:
-    """"Updated" is for the one pass that lifts the hold; the status it writes
+    """ "Updated" is for the one pass that lifts the hold; the status it writes
     (OutOfSync False) makes the next outside change drift as usual."""
     await _waiting_on_admin(cluster)
     cluster.put(service_account_body("admin", "ops"))
@@ -140,16 +143,6 @@ async def test_after_catching_up_a_hand_edit_is_drift_again(cluster: FakeCluster
     assert _principals(cluster) == [ORDERS, ADMIN]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "source bug: reconcile.py _reconcile (line 142) turns any AuthorizationPolicy "
-        "change into 'Updated ... every caller now exists' when the last status had "
-        "OutOfSync=True, without checking `missing`; a policy deleted by hand while "
-        "ops/admin still does not exist is recreated with the known callers and "
-        "reported as caught up instead of 'was deleted outside the operator; recreated'"
-    ),
-)
 async def test_policy_deleted_while_waiting_is_reported_as_recreated(
     cluster: FakeCluster,
 ) -> None:
@@ -173,15 +166,6 @@ async def test_policy_deleted_while_waiting_is_reported_as_recreated(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "source bug: status.py calculate_failed_status (line 72-81) keeps only Ready, "
-        "Progressing and Degraded, so a failed pass while the policy is held back drops "
-        "OutOfSync=True; reconcile.py _was_held_back then returns False and the policy "
-        "that catches up with the caller is reported as 'changed outside the operator'"
-    ),
-)
 async def test_caller_that_appears_after_a_failed_pass_is_still_an_update(
     cluster: FakeCluster,
 ) -> None:

@@ -1,7 +1,8 @@
 """reconcile_microservice with autoscaling: the hand-over of a Deployment's
 spec.replicas from the operator's field manager to the HPA (via
 HANDOVER_FIELD_MANAGER, so the count never drops to the API default of 1), done
-exactly once, and an idle pass over all ten children that writes nothing.
+exactly once, an idle pass over all ten children that writes nothing, and the
+HPA deleted again when spec.autoscaling goes (only one the operator manages).
 
 The fake cluster models field ownership (see fake_cluster.py): a Deployment
 applied without `replicas` keeps its count only if another manager still owns it.
@@ -198,24 +199,94 @@ async def test_idle_reconcile_with_all_ten_children_makes_zero_writes(
     assert (cluster.events, cluster.statuses, cluster.applies) == ([], [], [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "source bug: reconcile.py only applies what render.build_children returns and "
-        "never deletes a child; removing spec.autoscaling leaves the HPA running, "
-        "and it keeps rescaling a Deployment whose replicas the operator now restores "
-        "to spec.replicas on every pass (the two fight)"
-    ),
-)
+REPLICAS_PATH = ".spec.replicas"
+HPA_KEY = ("autoscaling/v2", "HorizontalPodAutoscaler", NS, NAME)
+AUTOSCALED: dict[str, Any] = {
+    "image": "shopmesh/cart:1.0",
+    "autoscaling": {"minReplicas": 2, "maxReplicas": 6},
+}
+
+
 async def test_switching_autoscaling_off_removes_the_hpa(cluster: FakeCluster) -> None:
-    cluster.microservice()["spec"] = {
-        "image": "shopmesh/cart:1.0",
-        "autoscaling": {"minReplicas": 2, "maxReplicas": 6},
-    }
+    cluster.microservice()["spec"] = dict(AUTOSCALED)
     await reconcile_microservice(NS, NAME, cluster)
-    cluster.bump_generation(replicas=2)
+    assert HPA_KEY in cluster.objects
+    cluster.forget_writes()
+    cluster.bump_generation(replicas=4)
     del cluster.microservice()["spec"]["autoscaling"]
 
-    await reconcile_microservice(NS, NAME, cluster)
+    result = await reconcile_microservice(NS, NAME, cluster)
 
-    assert ("autoscaling/v2", "HorizontalPodAutoscaler", NS, NAME) not in cluster.objects
+    assert result is not None
+    assert HPA_KEY not in cluster.objects
+    assert cluster.deleted == [HPA_KEY]
+    assert [(ch.kind, ch.action, ch.path) for ch in result.changes] == [
+        ("Deployment", "Updated", REPLICAS_PATH),
+        ("HorizontalPodAutoscaler", "Deleted", None),
+    ]
+    assert cluster.events == [
+        Event(
+            "Normal",
+            "Updated",
+            f"updated Deployment {NAME} (first difference at {REPLICAS_PATH})",
+        ),
+        Event(
+            "Normal",
+            "Deleted",
+            f"deleted HorizontalPodAutoscaler {NAME}: the spec no longer asks for it",
+        ),
+    ]
+    assert cluster.applied == ["Deployment"]
+    assert cluster.writes == 5  # the Deployment, the delete, two events, the status
+    live = cluster.child("Deployment")
+    assert live["spec"]["replicas"] == 4  # the operator owns the count again
+    assert owns_replicas(live)
+
+    cluster.forget_writes()
+    again = await reconcile_microservice(NS, NAME, cluster)
+    assert again is not None
+    assert (again.changes, again.status_written) == ((), False)
+    assert (cluster.writes, cluster.deleted) == (0, [])
+
+
+def _foreign_hpa(labels: dict[str, str] | None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": NAME, "namespace": NS}
+    if labels is not None:
+        metadata["labels"] = labels
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": metadata,
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": NAME},
+            "minReplicas": 1,
+            "maxReplicas": 3,
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        pytest.param(None, id="no-labels"),
+        pytest.param({"app.kubernetes.io/name": NAME}, id="without-managed-by"),
+        pytest.param({c.LABEL_MANAGED_BY: "Helm"}, id="managed-by-helm"),
+        pytest.param({c.LABEL_MANAGED_BY: ""}, id="managed-by-empty"),
+    ],
+)
+async def test_hpa_the_operator_does_not_manage_is_left_alone(
+    cluster: FakeCluster, labels: dict[str, str] | None
+) -> None:
+    """Someone else's HPA under the same name is not the operator's to delete,
+    whether or not the spec ever asked for autoscaling."""
+    hpa = _foreign_hpa(labels)
+    cluster.put(hpa)
+
+    for _ in range(2):
+        result = await reconcile_microservice(NS, NAME, cluster)
+        assert result is not None
+        assert "HorizontalPodAutoscaler" not in [ch.kind for ch in result.changes]
+
+    assert cluster.objects[HPA_KEY] == hpa
+    assert cluster.deleted == []
+    assert not [e for e in cluster.events if e.reason == "Deleted"]
