@@ -52,12 +52,14 @@ demo: setup ## Cluster up, operator running, example Microservices applied, summ
 	@bash ci/demo.sh
 
 ## --- test ---------------------------------------------------------------
-.PHONY: test unit e2e lint fmt
-test: setup lint unit e2e ## Everything CI runs: lint, unit tests, e2e tests on the local cluster
+.PHONY: test unit e2e lint fmt validate
+test: setup lint unit validate e2e ## Everything CI runs: lint, unit, schema validation, e2e on the local cluster
 unit: python ## Unit tests (no cluster)
 	$(PYTEST) operator/tests/unit -q
 e2e: setup cluster-up operator-stop ## End-to-end tests against the real local API server
 	$(ENV); $(PYTEST) tests/e2e -q
+validate: python tools ## kubeconform -strict on every rendered child of the examples (offline, pinned schemas)
+	@bash ci/validate/validate.sh
 lint: python ## ruff and mypy
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
