@@ -2,7 +2,7 @@
 # Builds every binary the local cluster needs from pinned Go modules into a cache
 # outside the repository ($SHOPMESH_CACHE/bin/<tool>-<version>), so a second run
 # takes seconds: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
-# kubectl, kwok, kwokctl, helm and kubeconform. Each tool has its own wrapper
+# kubectl, kwok, kwokctl, helm, kubeconform and istioctl. Each tool has its own wrapper
 # module under ci/cluster/modules/ so dependency versions never mix.
 # Used by `make tools` (and so by cluster-up, demo and test).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -56,3 +56,4 @@ build_into "$KWOK_BIN" kwok "-s -w" \
   sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
 build_into "$HELM_BIN" helm "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" helm.sh/helm/v3/cmd/helm
 build_into "$KUBECONFORM_BIN" kubeconform "-s -w" github.com/yannh/kubeconform/cmd/kubeconform
+build_into "$ISTIOCTL_BIN" istioctl "-s -w" istio.io/istio/istioctl/cmd/istioctl

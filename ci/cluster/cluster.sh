@@ -11,6 +11,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PATH="$(shopmesh_path):$PATH"
 export KUBECONFIG="$KUBECONFIG_PATH"
 NODES="${SHOPMESH_NODES:-3}"
+# The API server's default service range (10.0.0.0/24) runs out at ~250 Services;
+# the scale benchmark creates over a thousand.
+SERVICE_CIDR="${SHOPMESH_SERVICE_CIDR:-10.96.0.0/16}"
 SHOPMESH_CRDS="$REPO_ROOT/charts/shopmesh/crds"
 
 api_healthy() {
@@ -70,6 +73,8 @@ up_kwok() {
         --kwok-controller-binary "$KWOK_BIN/kwok" \
         --etcd-binary "$ETCD_BIN/etcd" \
         --extra-args "kube-apiserver=advertise-address=127.0.0.1" \
+        --extra-args "kube-apiserver=service-cluster-ip-range=$SERVICE_CIDR" \
+        --extra-args "kube-controller-manager=service-cluster-ip-range=$SERVICE_CIDR" \
         --config "$stages" \
         --kubeconfig "" --timeout 3m --wait 2m >"$STATE_DIR/logs/kwokctl.log" 2>&1 \
         || { tail -20 "$STATE_DIR/logs/kwokctl.log" >&2

@@ -15,6 +15,7 @@ ETCD_BIN="$BIN_ROOT/etcd-$ETCD_VERSION"
 KWOK_BIN="$BIN_ROOT/kwok-$KWOK_VERSION"
 HELM_BIN="$BIN_ROOT/helm-$HELM_VERSION"
 KUBECONFORM_BIN="$BIN_ROOT/kubeconform-$KUBECONFORM_VERSION"
+ISTIOCTL_BIN="$BIN_ROOT/istioctl-$ISTIOCTL_VERSION"
 CRD_DIR="$SHOPMESH_CACHE/crds/istio-$ISTIO_API_VERSION-promop-$PROMETHEUS_OPERATOR_VERSION"
 
 # Per-checkout runtime state (cluster data, kubeconfig, logs, pid files); gitignored.
@@ -26,7 +27,7 @@ KUBECONFIG_PATH="$STATE_DIR/kubeconfig.yaml"
 API_PORT="${SHOPMESH_API_PORT:-36443}"
 
 shopmesh_path() {
-  echo "$K8S_BIN:$ETCD_BIN:$KWOK_BIN:$HELM_BIN:$KUBECONFORM_BIN"
+  echo "$K8S_BIN:$ETCD_BIN:$KWOK_BIN:$HELM_BIN:$KUBECONFORM_BIN:$ISTIOCTL_BIN"
 }
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }

@@ -3,6 +3,8 @@
 #   validate.sh [FILE...]   kubeconform -strict on FILE (default: the rendered children
 #                           of every example Microservice) against the pinned Kubernetes
 #                           schemas and the Istio, Prometheus Operator and ShopMesh CRDs.
+#                           Then istioctl validate and istioctl analyze (offline) on the
+#                           same files: Istio's own checks of the Istio objects.
 # Used by `make validate` (part of `make test`) and tests/e2e/test_validation.py.
 source "$(dirname "${BASH_SOURCE[0]}")/../cluster/lib.sh"
 bash "$CLUSTER_DIR/build-binaries.sh"
@@ -26,5 +28,11 @@ if [ "$#" -eq 0 ]; then
   "$REPO_ROOT/.venv/bin/python" -m shopmesh_operator.render "$REPO_ROOT"/examples/microservices/*.yaml > "$rendered"
   set -- "$rendered" "$REPO_ROOT"/examples/microservices/*.yaml
 fi
-exec "$KUBECONFORM_BIN/kubeconform" -strict -summary \
+"$KUBECONFORM_BIN/kubeconform" -strict -summary \
   -schema-location "$schemas/{{ .ResourceKind }}-{{ .Group }}-{{ .ResourceAPIVersion }}.json" "$@"
+# istioctl must not reach for a cluster: validate and analyze work from the files alone.
+export KUBECONFIG=/dev/null
+for file in "$@"; do
+  "$ISTIOCTL_BIN/istioctl" validate -f "$file"
+done
+"$ISTIOCTL_BIN/istioctl" analyze --use-kube=false "$@"

@@ -27,6 +27,7 @@ def run(*files: str) -> subprocess.CompletedProcess[str]:
 def test_every_rendered_child_of_the_examples_is_valid() -> None:
     result = run()
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "No validation issues found" in result.stdout + result.stderr  # istioctl analyze
     summary = re.search(
         r"Valid: (\d+), Invalid: (\d+), Errors: (\d+), Skipped: (\d+)", result.stdout
     )
@@ -93,6 +94,38 @@ BROKEN = [
         id="microservice-port-out-of-range",
     ),
 ]
+
+
+def virtual_service(**route: Any) -> dict[str, Any]:
+    destination = {"destination": {"host": "x.d.svc.cluster.local"}, "weight": 100}
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "VirtualService",
+        "metadata": {"name": "x", "namespace": "d"},
+        "spec": {"hosts": ["x"], "http": [{"route": [destination], **route}]},
+    }
+
+
+# Refused by the schema or by Istio's own validation (istioctl validate).
+ISTIO_REFUSES = [
+    pytest.param(
+        virtual_service(retries={"attempts": -1}),
+        "attempts cannot be negative",
+        id="negative-retries",
+    ),
+    pytest.param(virtual_service(timeout="-1s"), "duration", id="negative-timeout"),
+]
+
+
+@pytest.mark.parametrize(("manifest", "message"), ISTIO_REFUSES)
+def test_istioctl_refuses_what_istio_would(
+    tmp_path: Path, manifest: dict[str, Any], message: str
+) -> None:
+    path = tmp_path / "istio.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    result = run(str(path))
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert message in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("manifest", BROKEN)

@@ -1,0 +1,111 @@
+"""Two operator replicas with kopf peering: only one is active; when it dies the
+other takes over. And the operator survives an API server restart."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kube import ENV, REPO, apply, condition, get, kubectl, wait_for
+from manifests import microservice
+
+pytestmark = pytest.mark.e2e
+LOGS = REPO / ".shopmesh/logs"
+
+
+def start_operator(namespace: str, log: Path, *, priority: int) -> subprocess.Popen[bytes]:
+    env = {
+        **ENV,
+        "SHOPMESH_NAMESPACES": namespace,
+        "SHOPMESH_PEERING": "shopmesh",
+        "SHOPMESH_PRIORITY": str(priority),
+    }
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "shopmesh_operator"], env=env, stdout=out, stderr=out
+        )
+
+
+@pytest.fixture
+def peer_namespace(cluster: None) -> Iterator[str]:
+    # Not e2e-*: the session's operator must not act here.
+    name = f"peer-{uuid.uuid4().hex[:8]}"
+    kubectl("create", "namespace", name)
+    apply(
+        {
+            "apiVersion": "kopf.dev/v1",
+            "kind": "KopfPeering",
+            "metadata": {"name": "shopmesh", "namespace": name},
+        }
+    )
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def replicas_of(namespace: str) -> Any:
+    deploy = get("deployment", "web", namespace)
+    return deploy and deploy["spec"]["replicas"]
+
+
+def test_only_one_replica_is_active_and_the_standby_takes_over(peer_namespace: str) -> None:
+    logs = [LOGS / f"operator-peer-{i}.log" for i in (0, 1)]
+    LOGS.mkdir(parents=True, exist_ok=True)
+    high = start_operator(peer_namespace, logs[0], priority=100)
+    time.sleep(2)
+    low = start_operator(peer_namespace, logs[1], priority=10)
+    try:
+        apply(microservice("web", peer_namespace))
+        wait_for(lambda: condition(get("msvc", "web", peer_namespace), "Ready"), what="Ready")
+        wait_for(
+            lambda: "Pausing operations" in logs[1].read_text(), what="standby paused", timeout=30
+        )
+        assert "created Deployment web" in logs[0].read_text()
+        assert "created Deployment web" not in logs[1].read_text()
+
+        high.kill()
+        high.wait(timeout=10)
+        # kopf peers expire a silent peer after its lifetime; then the standby resumes.
+        wait_for(
+            lambda: "Resuming operations" in logs[1].read_text(),
+            what="standby resumed",
+            timeout=120,
+        )
+        kubectl("scale", "deployment", "web", "-n", peer_namespace, "--replicas=4")
+        wait_for(lambda: replicas_of(peer_namespace) == 2, what="drift repaired by the standby")
+        assert "was changed outside the operator" in logs[1].read_text()
+    finally:
+        for proc in (high, low):
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=15)
+
+
+def test_operator_survives_an_api_server_restart(operator: Any, namespace: str) -> None:
+    apply(microservice("web", namespace))
+    wait_for(lambda: condition(get("msvc", "web", namespace), "Ready"), what="Ready", timeout=90)
+    name = ENV.get("SHOPMESH_CLUSTER_NAME", "shopmesh")
+    for verb in ("stop", "start"):
+        subprocess.run(
+            ["kwokctl", verb, "cluster", "--name", name],
+            env=ENV,
+            check=True,
+            capture_output=True,
+            timeout=180,
+        )
+    wait_for(
+        lambda: kubectl("get", "--raw", "/readyz", check=False).returncode == 0,
+        what="API server back",
+        timeout=120,
+    )
+    assert operator.alive()
+    kubectl("scale", "deployment", "web", "-n", namespace, "--replicas=5")
+    wait_for(
+        lambda: replicas_of(namespace) == 2, what="drift repaired after the restart", timeout=90
+    )
