@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -102,10 +103,12 @@ class Bench:
 
     def __init__(self, kube: KubeApi) -> None:
         self.kube = kube
+        self.namespaces: list[str] = []
 
     async def namespace(self, prefix: str) -> str:
         name = f"bench-{prefix}-{uuid.uuid4().hex[:6]}"
         await self.kube._call("POST", "/api/v1/namespaces", body={"metadata": {"name": name}})
+        self.namespaces.append(name)
         return name
 
     async def delete_namespace(self, name: str) -> None:
@@ -239,13 +242,11 @@ async def main() -> None:
         operator = subprocess.Popen(
             [sys.executable, "-m", "shopmesh_operator"], env=env, stdout=out, stderr=out
         )
-    namespaces: list[str] = []
     kube = await KubeApi.connect()
     bench = Bench(kube)
     try:
         await asyncio.sleep(3)
         lat_ns = await bench.namespace("latency")
-        namespaces.append(lat_ns)
         op_ms, direct_ms = await bench.latency(lat_ns)
         print(f"apply -> all children present, {LATENCY_N} Microservices one after another:")
         for q in (50, 99):
@@ -256,11 +257,9 @@ async def main() -> None:
             )
 
         scale_ns = await bench.namespace("scale")
-        namespaces.append(scale_ns)
         op_s = await bench.scale_operator(scale_ns)
         memory = rss_mb(operator.pid)
         direct_ns = await bench.namespace("direct")
-        namespaces.append(direct_ns)
         accepted_s, available_s = await bench.scale_direct(direct_ns)
         print(f"{SCALE_N} Microservices at once (concurrency {CONCURRENCY}):")
         print(f"  operator: all Ready in {op_s:6.1f} s")
@@ -291,10 +290,12 @@ async def main() -> None:
     finally:
         operator.terminate()
         operator.wait(timeout=30)
-        for ns in namespaces:
+        for ns in bench.namespaces:
             await bench.delete_namespace(ns)
         await kube.close()
 
 
 if __name__ == "__main__":
+    # Turn SIGTERM into SystemExit so the finally block stops the operator and cleans up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     asyncio.run(main())

@@ -14,6 +14,7 @@ NODES="${SHOPMESH_NODES:-3}"
 # The API server's default service range (10.0.0.0/24) runs out at ~250 Services;
 # the scale benchmark creates over a thousand.
 SERVICE_CIDR="${SHOPMESH_SERVICE_CIDR:-10.96.0.0/16}"
+PODS_PER_NODE="${SHOPMESH_PODS_PER_NODE:-1000}"
 SHOPMESH_CRDS="$REPO_ROOT/charts/shopmesh/crds"
 
 api_healthy() {
@@ -85,7 +86,9 @@ up_kwok() {
   local have; have="$(kubectl get nodes -o name 2>/dev/null | wc -l)"
   if [ "$have" -lt "$NODES" ]; then
     log "scaling fake nodes to $NODES"
-    kwokctl scale node --name "$CLUSTER_NAME" --replicas "$NODES" >>"$STATE_DIR/logs/kwokctl.log" 2>&1 \
+    # KWOK's default node takes 110 pods; the scale benchmark needs thousands.
+    kwokctl scale node --name "$CLUSTER_NAME" --replicas "$NODES" \
+      --param ".allocatable.pods=$PODS_PER_NODE" >>"$STATE_DIR/logs/kwokctl.log" 2>&1 \
       || die "could not create the fake nodes; see $STATE_DIR/logs/kwokctl.log"
   fi
 }

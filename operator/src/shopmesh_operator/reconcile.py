@@ -122,6 +122,7 @@ async def _load_and_reconcile_timed(
 async def _reconcile(ms: Microservice, api: ClusterApi) -> ReconcileResult:
     spec_changed = ms.status.observed_generation != ms.metadata.generation
     first_pass = ms.status.observed_generation is None
+    never_reconciled = ms.status.phase is None and not ms.status.conditions
     changes: list[ChildChange] = []
     live_by_kind: dict[str, dict[str, Any] | None] = {}
     out_of_sync: str | None = None
@@ -138,6 +139,7 @@ async def _reconcile(ms: Microservice, api: ClusterApi) -> ReconcileResult:
                 api,
                 spec_changed=spec_changed,
                 first_pass=first_pass,
+                never_reconciled=never_reconciled,
                 initial_replicas=_initial_replicas(ms),
             )
             caught_up = not missing and change is not None and change.path is not None
@@ -147,9 +149,9 @@ async def _reconcile(ms: Microservice, api: ClusterApi) -> ReconcileResult:
             live_by_kind[manifest["kind"]] = live
             if change:
                 changes.append(change)
-        changes.extend(
-            await _prune(ms, {(m["apiVersion"], m["kind"]) for m in build_children(ms)}, api)
-        )
+        if not never_reconciled:  # nothing of ours can be left over yet
+            rendered = {(m["apiVersion"], m["kind"]) for m in build_children(ms)}
+            changes.extend(await _prune(ms, rendered, api))
     except ApplyError as err:
         await _post_change_events(ms, changes, api)
         status = calculate_failed_status(ms, reason=err.reason, message=err.message)
@@ -193,10 +195,20 @@ async def _sync_child(
     *,
     spec_changed: bool,
     first_pass: bool,
+    never_reconciled: bool,
     initial_replicas: int | None,
 ) -> tuple[ChildChange | None, dict[str, Any] | None]:
     meta = manifest["metadata"]
-    live = await api.get(manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"])
+    # On a Microservice never reconciled before there is nothing of ours to compare
+    # with: apply straight away (server-side apply creates or updates), which halves
+    # the calls on creation.
+    live = (
+        None
+        if never_reconciled
+        else await api.get(
+            manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"]
+        )
+    )
     if live is None:
         if _is_autoscaled_deployment(manifest) and initial_replicas is not None:
             # Created at the size the spec asks for, not the API default of 1;

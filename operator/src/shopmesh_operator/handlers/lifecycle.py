@@ -12,6 +12,7 @@ import kopf
 from shopmesh_operator import constants as c
 from shopmesh_operator import metrics
 from shopmesh_operator.apply import KubeApi
+from shopmesh_operator.memory import trim_forever
 from shopmesh_operator.resync import resync_forever
 
 
@@ -35,15 +36,16 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     memo.resync = asyncio.create_task(
         resync_forever(memo.api, interval=interval, namespaces=namespaces)
     )
+    memo.trim = asyncio.create_task(trim_forever())
 
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
-    resync = getattr(memo, "resync", None)
-    if resync is not None:
-        resync.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await resync
+    for task in (getattr(memo, "resync", None), getattr(memo, "trim", None)):
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     api = getattr(memo, "api", None)
     if api is not None:
         await api.close()
