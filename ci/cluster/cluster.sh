@@ -86,9 +86,10 @@ up_kwok() {
   local have; have="$(kubectl get nodes -o name 2>/dev/null | wc -l)"
   if [ "$have" -lt "$NODES" ]; then
     log "scaling fake nodes to $NODES"
-    # KWOK's default node takes 110 pods; the scale benchmark needs thousands.
+    # KWOK's default node takes 110 pods and 32 CPUs; the scale benchmark needs thousands.
     kwokctl scale node --name "$CLUSTER_NAME" --replicas "$NODES" \
-      --param ".allocatable.pods=$PODS_PER_NODE" >>"$STATE_DIR/logs/kwokctl.log" 2>&1 \
+      --param ".allocatable.pods=$PODS_PER_NODE" --param ".allocatable.cpu=$PODS_PER_NODE" \
+      >>"$STATE_DIR/logs/kwokctl.log" 2>&1 \
       || die "could not create the fake nodes; see $STATE_DIR/logs/kwokctl.log"
   fi
 }

@@ -13,7 +13,9 @@ from shopmesh_operator import constants as c
 from shopmesh_operator import metrics
 from shopmesh_operator.apply import KubeApi
 from shopmesh_operator.memory import trim_forever
+from shopmesh_operator.reconcile import request_reconcile
 from shopmesh_operator.resync import resync_forever
+from shopmesh_operator.watch import Watcher
 
 
 @kopf.on.startup()
@@ -37,10 +39,20 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         resync_forever(memo.api, interval=interval, namespaces=namespaces)
     )
     memo.trim = asyncio.create_task(trim_forever())
+    api = memo.api
+
+    async def wake(namespace: str, name: str) -> None:
+        await request_reconcile(namespace, name, api)
+
+    memo.watcher = Watcher(api, wake, namespaces=namespaces)
+    memo.watcher.start()
 
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
+    watcher = getattr(memo, "watcher", None)
+    if watcher is not None:
+        await watcher.stop()
     for task in (getattr(memo, "resync", None), getattr(memo, "trim", None)):
         if task is not None:
             task.cancel()

@@ -1,0 +1,75 @@
+"""watch.py's pure parts: which Microservice a child event wakes, and which
+waiting Microservices a new ServiceAccount wakes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shopmesh_operator import callers
+from shopmesh_operator.watch import child_paths, in_scope, owner_of, waiting_on
+
+
+def child(namespace: str | None, labels: dict[str, str] | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": "x", "labels": labels}
+    if namespace:
+        meta["namespace"] = namespace
+    return {"metadata": meta}
+
+
+OWNED = {"shopmesh.io/microservice": "cart", "app.kubernetes.io/managed-by": "shopmesh-operator"}
+
+
+@pytest.mark.parametrize(
+    ("obj", "namespaces", "expected"),
+    [
+        pytest.param(child("shop", OWNED), (), ("shop", "cart"), id="owned-cluster-wide"),
+        pytest.param(child("shop", OWNED), ("sh*",), ("shop", "cart"), id="owned-in-scope"),
+        pytest.param(child("shop", OWNED), ("e2e-*",), None, id="owned-out-of-scope"),
+        pytest.param(child("shop", {"app": "x"}), (), None, id="no-owner-label"),
+        pytest.param(child("shop", None), (), None, id="no-labels"),
+        pytest.param(child(None, OWNED), (), None, id="cluster-scoped"),
+    ],
+)
+def test_owner_of(obj: dict[str, Any], namespaces: tuple[str, ...], expected: Any) -> None:
+    assert owner_of(obj, namespaces) == expected
+
+
+@pytest.mark.parametrize(
+    ("namespace", "patterns", "expected"),
+    [
+        pytest.param("shop", (), True, id="no-patterns-means-everywhere"),
+        pytest.param("e2e-12", ("e2e-*",), True, id="glob"),
+        pytest.param("shop", ("e2e-*", "shop"), True, id="exact-among-several"),
+        pytest.param("shopping", ("shop",), False, id="exact-only"),
+    ],
+)
+def test_in_scope(namespace: str, patterns: tuple[str, ...], expected: bool) -> None:
+    assert in_scope(namespace, patterns) is expected
+
+
+def test_every_child_kind_is_watched_cluster_wide_and_the_microservice_is_not() -> None:
+    paths = child_paths()
+    assert "/apis/apps/v1/deployments" in paths
+    assert "/api/v1/services" in paths
+    assert "/apis/networking.istio.io/v1/virtualservices" in paths
+    assert "/apis/autoscaling/v2/horizontalpodautoscalers" in paths
+    assert len(paths) == 10
+    assert not any("microservices" in p for p in paths)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "woken"),
+    [
+        pytest.param("ADDED", {("shop", "cart")}, id="created-wakes"),
+        pytest.param("MODIFIED", set(), id="modified-does-not"),
+        pytest.param("DELETED", set(), id="deleted-does-not"),
+    ],
+)
+def test_waiting_on_a_new_account(event_type: str, woken: set[tuple[str, str]]) -> None:
+    callers._waiting[("ops", "admin")].add(("shop", "cart"))
+    account = {"metadata": {"namespace": "ops", "name": "admin"}}
+    assert waiting_on(event_type, account) == woken
+    # Woken once: the wait is forgotten; not woken: it stays.
+    assert (("ops", "admin") in callers._waiting) is (not woken)
