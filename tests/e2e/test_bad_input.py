@@ -93,7 +93,7 @@ CASES = [
             ns,
             mesh={"timeout": "5s", "retries": {"attempts": 3, "perTryTimeout": "2s"}},
         ),
-        "attempts x perTryTimeout exceeds mesh.timeout",
+        "exceeds mesh.timeout, so retries would be cut off by the route timeout",
         id="retry-budget-exceeds-timeout",
     ),
     pytest.param(

@@ -6,17 +6,17 @@ grants, and the operator reconciling a Microservice with exactly that RBAC.
 fails on it), so the value-combination checks in NOTES.txt are tested through
 `helm template`, which is what `helm install` runs too.
 
-The operator runs here as a local process with the chart ServiceAccount's token,
-exactly as a chart replica would (SHOPMESH_PEERING, POD_ID), in a chart-* namespace
-the session's shared e2e-* operator leaves alone. Two such replicas do not elect one
-active operator yet (kopf pauses all live peers sharing a priority): that test is a
-strict xfail, and the chart defaults to one replica until it passes.
+The operator runs here as local processes with the chart ServiceAccount's token and
+the environment of the installed Deployment, as chart replicas would, in a chart-*
+namespace that the session's shared e2e-* operator leaves alone: one replica with
+exactly the chart's RBAC, and two replicas of which only one may work.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import subprocess
 import time
 import uuid
@@ -104,6 +104,11 @@ BAD_VALUES = [
         id="peering-not-boolean",
     ),
     pytest.param(
+        "peering:\n  priority: high\n",
+        "at '/peering/priority': got string, want",
+        id="priority-not-a-number",
+    ),
+    pytest.param(
         "podDisruptionBudget:\n  maxUnavailable: 0\n",
         "minimum: got 0, want 1",
         id="pdb-would-block-drains",
@@ -154,6 +159,11 @@ BAD_COMBINATIONS = [
         ["--set", "replicas=3", "--set", "peering.enabled=false"],
         "replicas=3 with peering.enabled=false",
         id="replicas-without-peering",
+    ),
+    pytest.param(
+        ["--set", "peering.priority=5"],
+        "replicas=2 with peering.priority=5",
+        id="replicas-sharing-a-fixed-priority",
     ),
     pytest.param(
         ["--set", "watchNamespaces={team-*}"],
@@ -237,6 +247,18 @@ RENDERED = [
         id="standalone",
     ),
     pytest.param(
+        ci_values("priority-values.yaml"),
+        {
+            "ServiceAccount": ["rel-shopmesh"],
+            "ClusterRole": ["rel-shopmesh"],
+            "ClusterRoleBinding": ["rel-shopmesh"],
+            "Deployment": ["rel-shopmesh"],
+            "PodDisruptionBudget": ["rel-shopmesh"],
+            "ClusterKopfPeering": ["shopmesh"],
+        },
+        id="priority",
+    ),
+    pytest.param(
         ci_values("pinned-values.yaml"),
         {"Deployment": ["shopmesh-operator"], "PodDisruptionBudget": ["shopmesh-operator"]},
         id="pinned",
@@ -307,17 +329,24 @@ CONTRACT: list[Any] = [
     ),
     # The operator reads its settings from the environment; it ignores arguments.
     pytest.param([], lambda d: "args" in _container(d), False, id="no-args"),
+    # No fixed priority: each replica picks its own, or kopf would pause them all.
     pytest.param(
         [],
         lambda d: (_env(d, "SHOPMESH_PEERING"), _env(d, "SHOPMESH_PRIORITY")),
-        ("shopmesh", "0"),
-        id="peering",
+        ("shopmesh", None),
+        id="peering-without-fixed-priority",
+    ),
+    pytest.param(
+        ci_values("priority-values.yaml"),
+        lambda d: (_env(d, "SHOPMESH_PEERING"), _env(d, "SHOPMESH_PRIORITY")),
+        ("shopmesh", "100"),
+        id="fixed-priority",
     ),
     pytest.param(
         ci_values("pinned-values.yaml"),
-        lambda d: (_env(d, "SHOPMESH_PEERING"), _env(d, "SHOPMESH_PRIORITY")),
-        ("shopmesh-prod", "10"),
-        id="peering-name-and-priority",
+        lambda d: _env(d, "SHOPMESH_PEERING"),
+        "shopmesh-prod",
+        id="peering-name",
     ),
     pytest.param(
         ci_values("standalone-values.yaml"),
@@ -347,8 +376,7 @@ CONTRACT: list[Any] = [
         "shop,shop-staging",
         id="namespaces-comma-joined",
     ),
-    # One: kopf peering pauses every live peer sharing a priority (see the xfail below).
-    pytest.param([], lambda d: only(d, "Deployment")["spec"]["replicas"], 1, id="one-replica"),
+    pytest.param([], lambda d: only(d, "Deployment")["spec"]["replicas"], 2, id="two-replicas"),
     pytest.param(
         [],
         lambda d: only(d, "PodDisruptionBudget")["spec"]["maxUnavailable"],
@@ -501,6 +529,16 @@ def install(release: Release, *args: str) -> Release:
 
 def uninstall(release: Release) -> None:
     helm("uninstall", release.name, "--namespace", release.namespace, "--wait", check=False)
+    # A half-finished install has no release for helm to uninstall; its cluster-scoped
+    # objects would outlive the namespace.
+    kubectl(
+        "delete",
+        "clusterrole,clusterrolebinding,clusterkopfpeering",
+        "-l",
+        f"app.kubernetes.io/instance={release.name}",
+        "--ignore-not-found",
+        check=False,
+    )
     kubectl("delete", "namespace", release.namespace, "--wait=false", check=False)
 
 
@@ -526,7 +564,7 @@ def test_operator_deployment_becomes_available(release: Release) -> None:
     )
     deploy = get("deployment", name, release.namespace)
     assert deploy is not None
-    assert deploy["status"]["readyReplicas"] == 1
+    assert deploy["status"]["readyReplicas"] == 2
     spec = deploy["spec"]["template"]["spec"]
     assert spec["serviceAccountName"] == release.service_account
     peering = json.loads(kubectl("get", "clusterkopfpeering", release.peering, "-o", "json").stdout)
@@ -577,7 +615,7 @@ def test_service_account_can_do_only_what_the_operator_needs(
 
 
 def test_uninstall_removes_the_cluster_scoped_objects(cluster: None) -> None:
-    release = install(release_for(uuid.uuid4().hex[:8]))
+    release = release_for(uuid.uuid4().hex[:8])
     name = f"{release.name}-shopmesh"
     cluster_scoped = [
         ("clusterrole", name),
@@ -585,13 +623,16 @@ def test_uninstall_removes_the_cluster_scoped_objects(cluster: None) -> None:
         ("clusterkopfpeering", release.peering),
     ]
     try:
+        install(release)
         for kind, obj in cluster_scoped:
             assert kubectl("get", kind, obj, check=False).returncode == 0, (kind, obj)
+        # helm itself, not the safety net in uninstall(), must remove them.
+        helm("uninstall", release.name, "--namespace", release.namespace, "--wait")
+        for kind, obj in cluster_scoped:
+            result = kubectl("get", kind, obj, check=False)
+            assert "NotFound" in result.stderr, (kind, obj)
     finally:
         uninstall(release)
-    for kind, obj in cluster_scoped:
-        result = kubectl("get", kind, obj, check=False)
-        assert "NotFound" in result.stderr, (kind, obj)
 
 
 # --- the operator under exactly the chart's RBAC -----------------------------
@@ -652,26 +693,39 @@ class OperatorRun:
         return self.log.read_text() if self.log.exists() else ""
 
 
+def chart_env(release: Release) -> dict[str, str]:
+    """The plain environment variables of the installed operator Deployment."""
+    deploy = get("deployment", f"{release.name}-shopmesh", release.namespace)
+    assert deploy is not None
+    container = deploy["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e["value"] for e in container["env"] if "value" in e}
+
+
 @contextlib.contextmanager
 def operators(
     pod_ids: list[str],
     *,
+    release: Release,
     kubeconfig: Path,
     namespace: str,
-    peering: str,
-    resync_seconds: int = 2,
+    resync_seconds: int,
 ) -> Iterator[list[OperatorRun]]:
+    """Replicas with the chart's environment, except: one namespace, the resync interval,
+    POD_ID (a fieldRef in the pod) and no liveness port (they would share one here)."""
+    base = chart_env(release)
+    assert base["SHOPMESH_PEERING"] == release.peering
+    del base["SHOPMESH_LIVENESS"]
     OPERATOR_LOG_DIR.mkdir(parents=True, exist_ok=True)
     runs: list[OperatorRun] = []
     try:
         for pod_id in pod_ids:
             env = {
                 **ENV,
+                **base,
                 "KUBECONFIG": str(kubeconfig),
                 "SHOPMESH_NAMESPACES": namespace,
-                "SHOPMESH_PEERING": peering,
-                "POD_ID": pod_id,
                 "SHOPMESH_RESYNC_SECONDS": str(resync_seconds),
+                "POD_ID": pod_id,
             }
             log = OPERATOR_LOG_DIR / f"operator-chart-rbac-{pod_id}.log"
             with log.open("wb") as out:
@@ -685,6 +739,7 @@ def operators(
         yield runs
     finally:
         for run in runs:
+            run.proc.send_signal(signal.SIGCONT)  # in case a test froze it
             run.proc.terminate()
         for run in runs:
             try:
@@ -706,6 +761,22 @@ def wait_ready(runs: list[OperatorRun], namespace: str, timeout: float) -> None:
     wait_for(probe, what=f"msvc {namespace}/web Ready", timeout=timeout)
 
 
+def wait_peers(release: Release, namespace: str, pod_ids: set[str]) -> None:
+    """Until every replica has announced itself in the peering object, and had a moment
+    to see the others' announcements: only then is there anything to elect."""
+
+    def announced() -> bool:
+        peering = get("kopfpeering", release.peering, namespace) or {}
+        return pod_ids <= set(peering.get("status") or {})
+
+    wait_for(announced, what=f"{sorted(pod_ids)} in the peering object", timeout=30)
+    time.sleep(2)
+
+
+def created_deployment(runs: list[OperatorRun], namespace: str) -> list[OperatorRun]:
+    return [r for r in runs if f"{namespace}/web: created Deployment web" in r.text()]
+
+
 def assert_no_rbac_errors(run: OperatorRun) -> None:
     for sign in ("forbidden", "Forbidden", "Not enough permissions"):
         assert sign not in run.text(), f"operator {run.pod_id}: {sign}"
@@ -716,15 +787,14 @@ def test_operator_reconciles_with_only_the_chart_rbac(
 ) -> None:
     with operators(
         ["op-0"],
+        release=release,
         kubeconfig=sa_kubeconfig,
         namespace=workload,
-        peering=release.peering,
         resync_seconds=2,  # the cluster-wide resync list runs under this RBAC meanwhile
     ) as runs:
         apply(microservice("web", workload))
         wait_ready(runs, workload, timeout=90)
-        # Give the resync loop (every 2 s, a cluster-wide list of Microservices under
-        # the same RBAC) a couple of rounds before reading the log.
+        # Give the resync loop a couple of rounds before reading the log.
         time.sleep(5)
         [run] = runs
         assert run.proc.poll() is None, "the operator exited"
@@ -737,35 +807,47 @@ def test_operator_reconciles_with_only_the_chart_rbac(
         assert "op-0" in peering.get("status", {})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kopf peering is not leader election: live peers with the same priority all "
-    "pause, and a Deployment gives every replica the same SHOPMESH_PRIORITY. When the "
-    "operator gives each replica its own priority this passes: set replicas: 2 in values.yaml.",
-)
 def test_two_replicas_elect_one_active_operator(
     release: Release, sa_kubeconfig: Path, workload: str
 ) -> None:
-    # No resync during the test: the resync loop is a plain task that kopf's peering
-    # pause does not stop, so it would reconcile even in a paused replica.
+    # Each replica takes a random kopf priority (the chart sets none); the lower pauses.
     with operators(
         ["op-a", "op-b"],
+        release=release,
         kubeconfig=sa_kubeconfig,
         namespace=workload,
-        peering=release.peering,
-        resync_seconds=3600,
+        resync_seconds=2,
     ) as runs:
-        # Only once both replicas have announced themselves in the peering object, and
-        # had a moment to see each other's announcement, is there anything to elect.
-        def both_peers() -> bool:
-            peering = get("kopfpeering", release.peering, workload) or {}
-            return {"op-a", "op-b"} <= set(peering.get("status") or {})
-
-        wait_for(both_peers, what="both replicas in the peering object", timeout=30)
-        time.sleep(2)
+        wait_peers(release, workload, {"op-a", "op-b"})
         apply(microservice("web", workload))
-        wait_ready(runs, workload, timeout=30)
-        creators = [r.pod_id for r in runs if f"{workload}/web: created Deployment web" in r.text()]
-        assert len(creators) == 1, creators
+        wait_ready(runs, workload, timeout=90)
+        assert [r.pod_id for r in created_deployment(runs, workload)] in (["op-a"], ["op-b"])
         for run in runs:
+            assert "Pausing all operators, including self" not in run.text()
             assert_no_rbac_errors(run)
+
+
+def test_a_paused_replica_writes_nothing(
+    release: Release, sa_kubeconfig: Path, workload: str
+) -> None:
+    with operators(
+        ["op-a", "op-b"],
+        release=release,
+        kubeconfig=sa_kubeconfig,
+        namespace=workload,
+        resync_seconds=2,
+    ) as runs:
+        wait_peers(release, workload, {"op-a", "op-b"})
+        apply(microservice("web", workload))
+        wait_ready(runs, workload, timeout=90)
+        creators = created_deployment(runs, workload)
+        assert len(creators) == 1, f"{[r.pod_id for r in creators]} all reconciled"
+        [active] = creators
+        # Freeze the active replica: its keep-alive stays valid for a while, so the
+        # other one stays paused and nobody should repair anything meanwhile.
+        active.proc.send_signal(signal.SIGSTOP)
+        kubectl("scale", "deployment", "web", "-n", workload, "--replicas=5")
+        time.sleep(6)  # a child event, and three resync rounds, for the paused replica
+        deploy = get("deployment", "web", workload)
+        assert deploy is not None
+        assert deploy["spec"]["replicas"] == 5, "a paused replica repaired the drift"

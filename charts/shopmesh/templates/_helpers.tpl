@@ -81,7 +81,10 @@ renders on lint, template, install and upgrade.
 {{- define "shopmesh.validateValues" -}}
 {{- $errors := list }}
 {{- if and (gt (int .Values.replicas) 1) (not .Values.peering.enabled) }}
-{{- $errors = append $errors (printf "replicas=%d with peering.enabled=false: every replica would reconcile every Microservice and they would fight. Set replicas=1, or enable peering." (int .Values.replicas)) }}
+{{- $errors = append $errors (printf "replicas=%d with peering.enabled=false: every replica would reconcile every Microservice and they would fight. Enable peering (one replica is active, the others paused) or set replicas=1." (int .Values.replicas)) }}
+{{- end }}
+{{- if and .Values.peering.enabled (gt (int .Values.replicas) 1) (not (kindIs "invalid" .Values.peering.priority)) }}
+{{- $errors = append $errors (printf "replicas=%d with peering.priority=%d: every replica would share that priority, and kopf pauses all live peers that share one, so none would work. Leave peering.priority unset (each replica picks its own) or set replicas=1." (int .Values.replicas) (int .Values.peering.priority)) }}
 {{- end }}
 {{- if .Values.peering.enabled }}
 {{- range .Values.watchNamespaces }}

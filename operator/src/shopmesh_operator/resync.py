@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from shopmesh_operator.apply import ApplyError, ClusterApi
 from shopmesh_operator.reconcile import InvalidSpec, request_reconcile
@@ -35,10 +35,16 @@ async def resync_once(api: ClusterApi, *, namespaces: Sequence[str] = ()) -> int
 
 
 async def resync_forever(
-    api: ClusterApi, *, interval: float, namespaces: Sequence[str] = ()
+    api: ClusterApi,
+    *,
+    interval: float,
+    namespaces: Sequence[str] = (),
+    active: Callable[[], Awaitable[bool]] | None = None,
 ) -> None:
     while True:
         await asyncio.sleep(interval)
+        if active is not None and not await active():
+            continue  # a standby replica: the active one resyncs
         try:
             await resync_once(api, namespaces=namespaces)
         except ApplyError as err:  # the API is unreachable now; try again next round

@@ -74,9 +74,17 @@ def waiting_on(event_type: str, obj: dict[str, Any]) -> set[Ref]:
 class Watcher:
     """One task per watched collection; `wake` is called for each owner to reconcile."""
 
-    def __init__(self, api: KubeApi, wake: Wake, *, namespaces: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        api: KubeApi,
+        wake: Wake,
+        *,
+        namespaces: Sequence[str] = (),
+        active: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
         self._api = api
         self._wake = wake
+        self._active = active
         self._namespaces = tuple(namespaces)
         self._tasks: list[asyncio.Task[None]] = []
         self._pending: set[asyncio.Task[None]] = set()
@@ -112,6 +120,8 @@ class Watcher:
 
     async def _run_wake(self, ref: Ref) -> None:
         try:
+            if self._active is not None and not await self._active():
+                return  # a standby replica: the active one handles it
             await self._wake(*ref)
         except Exception as err:  # one failed pass must not end the watch; resync retries
             log.warning("reconcile of %s/%s after a child event failed: %s", *ref, err)

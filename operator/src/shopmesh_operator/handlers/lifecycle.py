@@ -1,4 +1,6 @@
-"""Operator start-up and shutdown: kopf settings and the one API client in `memo`."""
+"""Operator start-up and shutdown: kopf settings, the one API client in `memo`,
+and the background tasks kopf does not run for us: the child watches, the
+safety-net resync and the memory trim (all gated by peering where it matters)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from shopmesh_operator import constants as c
 from shopmesh_operator import metrics
 from shopmesh_operator.apply import KubeApi
 from shopmesh_operator.memory import trim_forever
+from shopmesh_operator.peering import PeeringGate
 from shopmesh_operator.reconcile import request_reconcile
 from shopmesh_operator.resync import resync_forever
 from shopmesh_operator.watch import Watcher
@@ -35,8 +38,14 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     memo.api = await KubeApi.connect()
     namespaces = [ns for ns in os.environ.get("SHOPMESH_NAMESPACES", "").split(",") if ns]
     interval = float(os.environ.get("SHOPMESH_RESYNC_SECONDS", "300"))
+    gate = PeeringGate(
+        memo.api,
+        name=os.environ.get("SHOPMESH_PEERING") or None,
+        priority=settings.peering.priority,
+        namespaces=namespaces,
+    )
     memo.resync = asyncio.create_task(
-        resync_forever(memo.api, interval=interval, namespaces=namespaces)
+        resync_forever(memo.api, interval=interval, namespaces=namespaces, active=gate.active)
     )
     memo.trim = asyncio.create_task(trim_forever())
     api = memo.api
@@ -44,7 +53,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     async def wake(namespace: str, name: str) -> None:
         await request_reconcile(namespace, name, api)
 
-    memo.watcher = Watcher(api, wake, namespaces=namespaces)
+    memo.watcher = Watcher(api, wake, namespaces=namespaces, active=gate.active)
     memo.watcher.start()
 
 
