@@ -447,7 +447,7 @@ EXPECTED_RULES: dict[tuple[str, str], tuple[str, ...]] = {
     ("", "serviceaccounts"): CHILD_VERBS,
     ("", "services"): CHILD_VERBS,
     ("apps", "deployments"): CHILD_VERBS,
-    ("autoscaling", "horizontalpodautoscalers"): CHILD_VERBS,
+    ("autoscaling", "horizontalpodautoscalers"): (*CHILD_VERBS, "delete"),
     ("policy", "poddisruptionbudgets"): CHILD_VERBS,
     ("security.istio.io", "peerauthentications"): CHILD_VERBS,
     ("security.istio.io", "authorizationpolicies"): CHILD_VERBS,
@@ -484,13 +484,17 @@ def test_cluster_role_grants_exactly_the_operator_contract() -> None:
         pytest.param("resources", "*", id="no-wildcard-resources"),
         pytest.param("verbs", "*", id="no-wildcard-verbs"),
         pytest.param("apiGroups", "*", id="no-wildcard-groups"),
-        pytest.param("verbs", "delete", id="no-delete"),
         pytest.param("verbs", "escalate", id="no-escalate"),
     ],
 )
 def test_cluster_role_never_mentions(field: str, forbidden: str) -> None:
     for rule in _cluster_role_rules():
         assert forbidden not in rule[field], rule
+
+
+def test_only_the_optional_hpa_may_be_deleted() -> None:
+    deletable = [rule["resources"] for rule in _cluster_role_rules() if "delete" in rule["verbs"]]
+    assert deletable == [["horizontalpodautoscalers"]]
 
 
 # --- a real install ----------------------------------------------------------
@@ -592,6 +596,9 @@ CAN_I = [
     pytest.param(["get", "secrets"], "no", id="get-secrets"),
     pytest.param(["list", "configmaps"], "no", id="list-configmaps"),
     pytest.param(["delete", "deployments"], "no", id="delete-deployments"),
+    pytest.param(
+        ["delete", "horizontalpodautoscalers.autoscaling"], "yes", id="delete-leftover-hpa"
+    ),
     pytest.param(["create", "pods"], "no", id="create-pods"),
     pytest.param(["delete", "microservices.shopmesh.io"], "no", id="delete-microservices"),
     pytest.param(["update", "microservices.shopmesh.io"], "no", id="update-microservices"),

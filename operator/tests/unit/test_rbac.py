@@ -44,16 +44,6 @@ def test_children_can_be_read_and_applied(api_version: str, kind: str) -> None:
     assert {"get", "patch"} <= _verbs(api_version, kind)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "source bug: charts/shopmesh/templates/clusterrole.yaml (line 50) grants "
-        "horizontalpodautoscalers get/list/watch/create/patch/update but not delete, so "
-        "the real API answers reconcile's delete of a leftover HPA with 403; "
-        "KubeApi.delete turns that into a non-retryable Forbidden ApplyError and the "
-        "Microservice goes Failed after spec.autoscaling is removed"
-    ),
-)
 @pytest.mark.parametrize(
     ("api_version", "kind"), [pytest.param(*key, id=key[1]) for key in OPTIONAL_KINDS]
 )
