@@ -11,4 +11,5 @@ export PATH="$(shopmesh_path):$REPO_ROOT/.venv/bin:\$PATH"
 export SHOPMESH_CLUSTER="$CLUSTER"
 export SHOPMESH_STATE="$STATE_DIR"
 export KWOK_WORKDIR="$KWOK_WORKDIR"
+export SHOPMESH_API_PORT="$API_PORT"
 EOT

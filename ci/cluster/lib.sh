@@ -24,7 +24,8 @@ CLUSTER="${CLUSTER:-kwok}"
 CLUSTER_NAME="${SHOPMESH_CLUSTER_NAME:-shopmesh}"
 export KWOK_WORKDIR="$STATE_DIR/kwok"
 KUBECONFIG_PATH="$STATE_DIR/kubeconfig.yaml"
-API_PORT="${SHOPMESH_API_PORT:-36443}"
+# Below the kernel's ephemeral range (32768-60999), so no outgoing connection can hold it.
+API_PORT="${SHOPMESH_API_PORT:-16443}"
 
 shopmesh_path() {
   echo "$K8S_BIN:$ETCD_BIN:$KWOK_BIN:$HELM_BIN:$KUBECONFORM_BIN:$ISTIOCTL_BIN"

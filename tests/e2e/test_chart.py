@@ -447,6 +447,8 @@ EXPECTED_RULES: dict[tuple[str, str], tuple[str, ...]] = {
     ("", "serviceaccounts"): CHILD_VERBS,
     ("", "services"): CHILD_VERBS,
     ("apps", "deployments"): CHILD_VERBS,
+    # The one child the spec can stop asking for: the operator deletes it when
+    # spec.autoscaling goes away (reconcile.OPTIONAL_KINDS).
     ("autoscaling", "horizontalpodautoscalers"): (*CHILD_VERBS, "delete"),
     ("policy", "poddisruptionbudgets"): CHILD_VERBS,
     ("security.istio.io", "peerauthentications"): CHILD_VERBS,
@@ -804,6 +806,12 @@ def test_operator_reconciles_with_only_the_chart_rbac(
         # Give the resync loop a couple of rounds before reading the log.
         time.sleep(5)
         [run] = runs
+        # The one delete the operator makes: the HPA, once autoscaling is removed.
+        autoscaling = {"minReplicas": 2, "maxReplicas": 4, "targetCPUUtilization": 70}
+        apply(microservice("web", workload, autoscaling=autoscaling))
+        wait_for(lambda: get("hpa", "web", workload), what="the HPA")
+        apply(microservice("web", workload))
+        wait_for(lambda: get("hpa", "web", workload) is None, what="the HPA deleted")
         assert run.proc.poll() is None, "the operator exited"
         for kind in ("ServiceAccount", "Service", "Deployment"):
             assert f"{workload}/web: created {kind} web" in run.text()

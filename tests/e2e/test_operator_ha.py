@@ -108,7 +108,7 @@ def test_operator_survives_an_api_server_restart(operator: Any, namespace: str) 
     apply(microservice("web", namespace))
     wait_for(lambda: condition(get("msvc", "web", namespace), "Ready"), what="Ready", timeout=90)
     name = ENV.get("SHOPMESH_CLUSTER_NAME", "shopmesh")
-    port = int(ENV.get("SHOPMESH_API_PORT", "36443"))
+    port = int(ENV["SHOPMESH_API_PORT"])
     kwokctl("stop", name)
     # The old API server must have let go of its port before a new one can bind it.
     wait_for(lambda: not port_open(port), what="API server stopped", timeout=60)
