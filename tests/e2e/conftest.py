@@ -16,6 +16,12 @@ from kube import ENV, REPO, kubectl
 OPERATOR_LOG = REPO / ".shopmesh/logs/operator-e2e.log"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that restart the cluster run last, so nothing else runs on a cluster
+    that is still settling after them."""
+    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
+
+
 @pytest.fixture(scope="session")
 def cluster() -> None:
     """The local cluster, started if it is not up (cluster.sh up is idempotent)."""
@@ -31,7 +37,12 @@ class OperatorProcess:
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**ENV, "SHOPMESH_NAMESPACES": "e2e-*", "SHOPMESH_RESYNC_SECONDS": "30"}
+        env = {
+            **ENV,
+            "SHOPMESH_NAMESPACES": "e2e-*",
+            "SHOPMESH_RESYNC_SECONDS": "30",
+            "PYTHONUNBUFFERED": "1",
+        }
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "shopmesh_operator"], env=env, stdout=log, stderr=log

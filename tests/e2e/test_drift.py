@@ -88,8 +88,12 @@ def test_tampered_child_is_repaired(
     ready(namespace)
     tamper(namespace)
     wait_for(lambda: read(namespace) == expected, what="the child restored", timeout=20)
-    repaired = [e for e in events_for("web", namespace) if e["reason"] == "DriftRepaired"]
-    assert repaired, "no DriftRepaired event"
+    # The Event is posted right after the repair: give it a moment to land.
+    wait_for(
+        lambda: [e for e in events_for("web", namespace) if e["reason"] == "DriftRepaired"],
+        what="a DriftRepaired event",
+        timeout=10,
+    )
 
 
 def test_deleted_deployment_is_recreated(operator: Any, namespace: str) -> None:

@@ -27,6 +27,7 @@ def start_operator(namespace: str, log: Path, *, priority: int) -> subprocess.Po
         "SHOPMESH_NAMESPACES": namespace,
         "SHOPMESH_PEERING": "shopmesh",
         "SHOPMESH_PRIORITY": str(priority),
+        "PYTHONUNBUFFERED": "1",
     }
     with log.open("wb") as out:
         return subprocess.Popen(
@@ -95,8 +96,12 @@ def test_only_one_replica_is_active_and_the_standby_takes_over(peer_namespace: s
         )
         time.sleep(4)  # our own gate caches the peering state for a few seconds
         kubectl("scale", "deployment", "web", "-n", peer_namespace, "--replicas=4")
-        wait_for(lambda: replicas_of(peer_namespace) == 2, what="drift repaired by the standby")
-        assert "was changed outside the operator" in logs[1].read_text()
+        wait_for(
+            lambda: "was changed outside the operator" in logs[1].read_text(),
+            what="drift repaired by the former standby",
+            timeout=30,
+        )
+        wait_for(lambda: replicas_of(peer_namespace) == 2, what="replicas restored")
     finally:
         for proc in (high, low):
             if proc.poll() is None:
@@ -104,6 +109,7 @@ def test_only_one_replica_is_active_and_the_standby_takes_over(peer_namespace: s
                 proc.wait(timeout=15)
 
 
+@pytest.mark.disruptive
 def test_operator_survives_an_api_server_restart(operator: Any, namespace: str) -> None:
     apply(microservice("web", namespace))
     wait_for(lambda: condition(get("msvc", "web", namespace), "Ready"), what="Ready", timeout=90)
@@ -124,4 +130,11 @@ def test_operator_survives_an_api_server_restart(operator: Any, namespace: str) 
     kubectl("scale", "deployment", "web", "-n", namespace, "--replicas=5")
     wait_for(
         lambda: replicas_of(namespace) == 2, what="drift repaired after the restart", timeout=90
+    )
+    # And the whole pipeline works again: a new Microservice becomes Ready.
+    apply(microservice("after", namespace))
+    wait_for(
+        lambda: (condition(get("msvc", "after", namespace), "Ready") or {}).get("status") == "True",
+        what="a Microservice created after the restart to become Ready",
+        timeout=180,
     )
