@@ -19,9 +19,17 @@ echo
 kubectl get msvc -n shop -o wide
 echo
 echo "Created by the operator in namespace shop:"
-for kind in serviceaccounts services deployments pods; do
-  printf '  %-16s %s\n' "$kind" "$(kubectl get "$kind" -n shop -l "$selector" --no-headers 2>/dev/null | wc -l)"
+for kind in serviceaccounts services deployments pods horizontalpodautoscalers \
+  poddisruptionbudgets peerauthentications destinationrules virtualservices \
+  authorizationpolicies servicemonitors; do
+  printf '  %-24s %s\n' "$kind" "$(kubectl get "$kind" -n shop -l "$selector" --no-headers 2>/dev/null | wc -l)"
 done
+waiting="$(kubectl get msvc -n shop -o jsonpath='{range .items[*]}{.metadata.name}{": "}{.status.conditions[?(@.type=="OutOfSync")].message}{"\n"}{end}' | grep -v 'every child matches' || true)"
+if [ -n "$waiting" ]; then
+  echo
+  echo "Out of sync (what the operator is waiting for):"
+  echo "$waiting" | sed 's/^/  /'
+fi
 echo
 echo "Try it:"
 echo "  eval \"\$(make -s env)\"     # the project's kubectl, helm and KUBECONFIG"
