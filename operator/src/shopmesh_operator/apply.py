@@ -70,7 +70,7 @@ class ClusterApi(Protocol):
     async def get(
         self, api_version: str, kind: str, namespace: str, name: str
     ) -> dict[str, Any] | None: ...
-    async def list_microservices(self) -> list[tuple[str, str]]: ...
+    async def list_microservices(self, namespace: str | None = None) -> list[tuple[str, str]]: ...
     async def apply(
         self, manifest: dict[str, Any], *, field_manager: str = c.FIELD_MANAGER
     ) -> dict[str, Any]: ...
@@ -141,9 +141,11 @@ class KubeApi:
                 return None
             raise _as_apply_error(exc, f"{kind} {namespace}/{name}") from exc
 
-    async def list_microservices(self) -> list[tuple[str, str]]:
+    async def list_microservices(self, namespace: str | None = None) -> list[tuple[str, str]]:
+        """(namespace, name) of every Microservice, in one namespace or the whole cluster."""
+        scope = f"/namespaces/{namespace}" if namespace else ""
         try:
-            listing = await self._call("GET", f"/apis/{c.API_VERSION}/{c.PLURAL}")
+            listing = await self._call("GET", f"/apis/{c.API_VERSION}{scope}/{c.PLURAL}")
         except ApiException as exc:
             raise _as_apply_error(exc, "list of Microservices") from exc
         return [

@@ -20,10 +20,31 @@ from shopmesh_operator.reconcile import InvalidSpec, request_reconcile
 log = logging.getLogger(__name__)
 
 
+def exact_namespaces(patterns: Sequence[str]) -> list[str] | None:
+    """The namespaces to list one by one, or None to list the whole cluster.
+
+    Exact names are listed one by one, so a namespaced operator needs no
+    cluster-wide list permission; a glob can only be matched after a cluster list.
+    """
+    if not patterns or any(ch in pat for pat in patterns for ch in "*?["):
+        return None
+    return list(patterns)
+
+
+async def _list_in_scope(api: ClusterApi, namespaces: Sequence[str]) -> list[tuple[str, str]]:
+    exact = exact_namespaces(namespaces)
+    if exact is None:
+        return await api.list_microservices()
+    found: list[tuple[str, str]] = []
+    for namespace in exact:
+        found.extend(await api.list_microservices(namespace))
+    return found
+
+
 async def resync_once(api: ClusterApi, *, namespaces: Sequence[str] = ()) -> int:
     """Reconcile every Microservice in scope once; returns how many were visited."""
     visited = 0
-    for namespace, name in await api.list_microservices():
+    for namespace, name in await _list_in_scope(api, namespaces):
         if namespaces and not any(fnmatch.fnmatch(namespace, pat) for pat in namespaces):
             continue
         visited += 1

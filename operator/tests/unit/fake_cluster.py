@@ -62,6 +62,8 @@ class FakeCluster:
     refuse: dict[str, ApplyError] = field(default_factory=dict)
     writes: int = 0
     deleted: list[Key] = field(default_factory=list)
+    #: the namespace of each list_microservices call (None: the whole cluster)
+    lists: list[str | None] = field(default_factory=list)
 
     # -- test helpers: not part of ClusterApi, never counted --
 
@@ -106,8 +108,13 @@ class FakeCluster:
         found = self.objects.get(key)
         return copy.deepcopy(found) if found is not None else None
 
-    async def list_microservices(self) -> list[tuple[str, str]]:
-        return [(ns, name) for (_, kind, ns, name) in self.objects if kind == c.KIND]
+    async def list_microservices(self, namespace: str | None = None) -> list[tuple[str, str]]:
+        self.lists.append(namespace)
+        return [
+            (ns, name)
+            for (_, kind, ns, name) in self.objects
+            if kind == c.KIND and namespace in (None, ns)
+        ]
 
     async def apply(
         self, manifest: dict[str, Any], *, field_manager: str = c.FIELD_MANAGER

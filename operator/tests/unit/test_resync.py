@@ -68,3 +68,21 @@ async def test_idle_resync_writes_nothing() -> None:
 
     assert await resync_once(cluster) == len(NAMESPACES)
     assert cluster.writes == 0
+
+
+@pytest.mark.parametrize(
+    ("patterns", "lists"),
+    [
+        pytest.param((), [None], id="cluster-wide"),
+        pytest.param(("shop", "payments"), ["shop", "payments"], id="exact-names-one-by-one"),
+        pytest.param(("shop", "e2e-*"), [None], id="a-glob-needs-the-cluster-list"),
+    ],
+)
+async def test_resync_lists_only_as_wide_as_it_must(
+    patterns: tuple[str, ...], lists: list[str | None]
+) -> None:
+    cluster = _cluster()
+
+    await resync_once(cluster, namespaces=patterns)
+
+    assert cluster.lists == lists
