@@ -3,6 +3,8 @@ other takes over. And the operator survives an API server restart."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -51,11 +53,26 @@ def peer_namespace(cluster: None) -> Iterator[str]:
     kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
-def kwokctl(verb: str, name: str) -> bool:
-    result = subprocess.run(
-        ["kwokctl", verb, "cluster", "--name", name], env=ENV, capture_output=True, timeout=180
-    )
-    return result.returncode == 0
+def restart_api_server() -> None:
+    """Stop kube-apiserver alone and start it again with the very same command line.
+
+    etcd, the controllers and KWOK keep running and must reconnect, as in a real
+    control-plane upgrade; kwokctl's pid file is updated so `cluster-down` still
+    finds the new process.
+    """
+    cluster = Path(ENV["KWOK_WORKDIR"]) / "clusters" / ENV.get("SHOPMESH_CLUSTER_NAME", "shopmesh")
+    pid_file = cluster / "pids" / "kube-apiserver.pid"
+    pid = int(pid_file.read_text().strip())
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+    cwd = os.readlink(f"/proc/{pid}/cwd")
+    os.kill(pid, signal.SIGTERM)
+    port = int(ENV["SHOPMESH_API_PORT"])
+    wait_for(lambda: not port_open(port), what="API server stopped", timeout=60)
+    with (cluster / "logs" / "kube-apiserver.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [a.decode() for a in argv], cwd=cwd, stdout=log, stderr=log, start_new_session=True
+        )
+    pid_file.write_text(str(proc.pid))
 
 
 def port_open(port: int) -> bool:
@@ -113,14 +130,7 @@ def test_only_one_replica_is_active_and_the_standby_takes_over(peer_namespace: s
 def test_operator_survives_an_api_server_restart(operator: Any, namespace: str) -> None:
     apply(microservice("web", namespace))
     wait_for(lambda: condition(get("msvc", "web", namespace), "Ready"), what="Ready", timeout=90)
-    name = ENV.get("SHOPMESH_CLUSTER_NAME", "shopmesh")
-    port = int(ENV["SHOPMESH_API_PORT"])
-    kwokctl("stop", name)
-    # The old API server must have let go of its port before a new one can bind it.
-    wait_for(lambda: not port_open(port), what="API server stopped", timeout=60)
-    wait_for(
-        lambda: kwokctl("start", name), what="API server started again", timeout=180, interval=3
-    )
+    restart_api_server()
     wait_for(
         lambda: kubectl("get", "--raw", "/readyz", check=False).returncode == 0,
         what="API server back",
