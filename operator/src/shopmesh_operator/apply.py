@@ -81,10 +81,15 @@ class ClusterApi(Protocol):
     ) -> None: ...
 
 
-def resource_path(api_version: str, kind: str, namespace: str, name: str | None = None) -> str:
-    plural = RESOURCES[(api_version, kind)]
+def collection_path(api_version: str, kind: str, namespace: str | None = None) -> str:
+    """The REST path of a kind's collection, in one namespace or cluster-wide."""
     prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-    path = f"{prefix}/namespaces/{namespace}/{plural}"
+    scope = f"/namespaces/{namespace}" if namespace else ""
+    return f"{prefix}{scope}/{RESOURCES[(api_version, kind)]}"
+
+
+def resource_path(api_version: str, kind: str, namespace: str, name: str | None = None) -> str:
+    path = collection_path(api_version, kind, namespace)
     return f"{path}/{name}" if name else path
 
 
@@ -143,9 +148,8 @@ class KubeApi:
 
     async def list_microservices(self, namespace: str | None = None) -> list[tuple[str, str]]:
         """(namespace, name) of every Microservice, in one namespace or the whole cluster."""
-        scope = f"/namespaces/{namespace}" if namespace else ""
         try:
-            listing = await self._call("GET", f"/apis/{c.API_VERSION}{scope}/{c.PLURAL}")
+            listing = await self._call("GET", collection_path(c.API_VERSION, c.KIND, namespace))
         except ApiException as exc:
             raise _as_apply_error(exc, "list of Microservices") from exc
         return [

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shopmesh_operator.apply import ApiException, KubeApi
-from shopmesh_operator.watch import in_scope
+from shopmesh_operator.scope import in_scope
 
 CACHE_SECONDS = 3.0
 

@@ -10,25 +10,14 @@ finalizer on objects with timers, which blocks deletion while the operator is do
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from shopmesh_operator.apply import ApplyError, ClusterApi
 from shopmesh_operator.reconcile import InvalidSpec, request_reconcile
+from shopmesh_operator.scope import exact_namespaces, in_scope
 
 log = logging.getLogger(__name__)
-
-
-def exact_namespaces(patterns: Sequence[str]) -> list[str] | None:
-    """The namespaces to list one by one, or None to list the whole cluster.
-
-    Exact names are listed one by one, so a namespaced operator needs no
-    cluster-wide list permission; a glob can only be matched after a cluster list.
-    """
-    if not patterns or any(ch in pat for pat in patterns for ch in "*?["):
-        return None
-    return list(patterns)
 
 
 async def _list_in_scope(api: ClusterApi, namespaces: Sequence[str]) -> list[tuple[str, str]]:
@@ -45,7 +34,7 @@ async def resync_once(api: ClusterApi, *, namespaces: Sequence[str] = ()) -> int
     """Reconcile every Microservice in scope once; returns how many were visited."""
     visited = 0
     for namespace, name in await _list_in_scope(api, namespaces):
-        if namespaces and not any(fnmatch.fnmatch(namespace, pat) for pat in namespaces):
+        if not in_scope(namespace, namespaces):
             continue
         visited += 1
         try:

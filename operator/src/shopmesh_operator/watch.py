@@ -17,7 +17,6 @@ reconcile.request_reconcile, which coalesces bursts.
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,8 +25,9 @@ from typing import Any
 import aiohttp
 
 from shopmesh_operator import constants as c
-from shopmesh_operator.apply import RESOURCES, ApiException, KubeApi
+from shopmesh_operator.apply import RESOURCES, ApiException, KubeApi, collection_path
 from shopmesh_operator.callers import take_waiting
+from shopmesh_operator.scope import in_scope
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +40,9 @@ BACKOFF_SECONDS = 2.0
 
 def child_paths() -> list[str]:
     """The cluster-wide collection path of every kind render produces."""
-    paths = []
-    for (api_version, _kind), plural in RESOURCES.items():
-        if plural == c.PLURAL:
-            continue
-        prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-        paths.append(f"{prefix}/{plural}")
-    return paths
-
-
-def in_scope(namespace: str, namespaces: Sequence[str]) -> bool:
-    return not namespaces or any(fnmatch.fnmatch(namespace, pat) for pat in namespaces)
+    return [
+        collection_path(api_version, kind) for (api_version, kind) in RESOURCES if kind != c.KIND
+    ]
 
 
 def owner_of(obj: dict[str, Any], namespaces: Sequence[str]) -> Ref | None:

@@ -13,6 +13,7 @@ from shopmesh_operator.apply import ApplyError
 from shopmesh_operator.reconcile import InvalidSpec, reconcile_microservice
 
 from .fake_cluster import Event, FakeCluster, microservice_body
+from .reconcile_support import KINDS
 
 NS, NAME = "shop", "cart"
 
@@ -79,16 +80,7 @@ async def test_child_first_created_after_a_failed_pass_is_reported_created(
     assert result is not None
     # The refusal stopped the first pass at the Deployment: it and every later child are new.
     assert [(ch.kind, ch.action) for ch in result.changes] == [
-        (kind, "Created")
-        for kind in (
-            "Deployment",
-            "PodDisruptionBudget",
-            "PeerAuthentication",
-            "DestinationRule",
-            "VirtualService",
-            "AuthorizationPolicy",
-            "ServiceMonitor",
-        )
+        (kind, "Created") for kind in KINDS[KINDS.index("Deployment") :]
     ]
 
 

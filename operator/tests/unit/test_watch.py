@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from shopmesh_operator import callers
-from shopmesh_operator.watch import child_paths, in_scope, owner_of, waiting_on
+from shopmesh_operator.scope import in_scope
+from shopmesh_operator.watch import child_paths, owner_of, waiting_on
 
 
 def child(namespace: str | None, labels: dict[str, str] | None) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from shopmesh_operator import constants as c
 from shopmesh_operator.models import Microservice
 from shopmesh_operator.render import build_children
 
+from ..reconcile_support import KINDS
+
 METADATA: dict[str, Any] = {
     "name": "payments",
     "namespace": "shop",
@@ -88,18 +90,6 @@ CASES: dict[str, dict[str, Any]] = {
     "mesh_mtls_disable": {"image": "shopmesh/payments:1.4.0", "mesh": {"mtls": "DISABLE"}},
     "mesh_retries_off": {"image": "shopmesh/payments:1.4.0", "mesh": {"retries": {"attempts": 0}}},
 }
-#: The children of every case without autoscaling, in apply order.
-KINDS = [
-    "ServiceAccount",
-    "Service",
-    "Deployment",
-    "PodDisruptionBudget",
-    "PeerAuthentication",
-    "DestinationRule",
-    "VirtualService",
-    "AuthorizationPolicy",
-    "ServiceMonitor",
-]
 
 
 def _microservice(case: str) -> Microservice:
@@ -136,7 +126,9 @@ def _by_kind(case: str) -> dict[str, dict[str, Any]]:
 @pytest.mark.parametrize("case", [pytest.param(name, id=name) for name in CASES])
 def test_every_child_is_owned_and_labelled(case: str) -> None:
     children = build_children(_microservice(case))
-    kinds = [*KINDS[:3], "HorizontalPodAutoscaler", *KINDS[3:]] if case == "full_mesh" else KINDS
+    kinds = list(KINDS)
+    if case == "full_mesh":
+        kinds.insert(3, "HorizontalPodAutoscaler")
     assert [child["kind"] for child in children] == kinds
     for child in children:
         meta = child["metadata"]
