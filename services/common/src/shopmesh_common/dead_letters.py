@@ -1,0 +1,181 @@
+"""Dead letters: list, show and replay the messages parked in `<queue>.dead`.
+
+Used by the `shopmesh-dead-letters` CLI (`cli` below) and by each consumer service's admin
+routes (`admin_router`). Listing reads messages without acknowledging them and closes the
+channel, which hands every one back to the queue untouched. Replaying publishes a copy to
+the consumer's own queue with the attempt counter reset (publisher confirms) and only then
+acks the dead letter, so a replay interrupted half-way leaves the message parked, not lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any
+
+import aio_pika
+import typer
+from aio_pika.abc import AbstractIncomingMessage
+from fastapi import APIRouter, Query
+
+from .broker import ATTEMPT_HEADER, DEAD_AT_HEADER, ERROR_HEADER, copy_message
+from .problems import Problem
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One parked message, as shown to people."""
+
+    message_id: str
+    event_type: str
+    attempts: int
+    last_error: str
+    dead_at: str
+    body: Any
+
+
+def _describe(message: AbstractIncomingMessage) -> DeadLetter:
+    headers = message.headers or {}
+    try:
+        body: Any = json.loads(message.body)
+    except ValueError:
+        body = message.body.decode(errors="replace")
+    attempts = headers.get(ATTEMPT_HEADER, 0)
+    return DeadLetter(
+        message_id=message.message_id or "",
+        event_type=message.type or "",
+        attempts=int(attempts) if isinstance(attempts, int | str) else 0,
+        last_error=str(headers.get(ERROR_HEADER, "")),
+        dead_at=str(headers.get(DEAD_AT_HEADER, "")),
+        body=body,
+    )
+
+
+async def list_dead_letters(amqp_url: str, queue: str, *, limit: int = 100) -> list[DeadLetter]:
+    """Up to `limit` parked messages of consumer `queue`, left in place."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        dead = await channel.declare_queue(f"{queue}.dead", passive=True)
+        found: list[DeadLetter] = []
+        while len(found) < limit:
+            message = await dead.get(no_ack=False, fail=False)
+            if message is None:
+                break
+            found.append(_describe(message))
+        await channel.close()  # unacked messages go back to the queue
+    return found
+
+
+async def count_dead_letters(amqp_url: str, queue: str) -> int:
+    """How many messages are parked for `queue`."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        dead = await channel.declare_queue(f"{queue}.dead", passive=True)
+        return int(dead.declaration_result.message_count or 0)
+
+
+async def replay_dead_letters(
+    amqp_url: str, queue: str, *, message_id: str | None = None, limit: int = 1000
+) -> list[str]:
+    """Send parked messages (all, or the one with `message_id`) back to `queue`."""
+    connection = await aio_pika.connect(amqp_url)
+    replayed: list[str] = []
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        dead = await channel.declare_queue(f"{queue}.dead", passive=True)
+        for _ in range(limit):
+            message = await dead.get(no_ack=False, fail=False)
+            if message is None:
+                break
+            if message_id is not None and message.message_id != message_id:
+                continue  # handed back when the channel closes
+            copy = copy_message(message, {ATTEMPT_HEADER: 0})
+            await channel.default_exchange.publish(copy, routing_key=queue)
+            await message.ack()
+            replayed.append(message.message_id or "")
+            if message_id is not None:
+                break
+        await channel.close()
+    return replayed
+
+
+def admin_router(amqp_url: str, queues: list[str]) -> APIRouter:
+    """Admin routes of a consumer service: list, show and replay its dead letters."""
+    router = APIRouter(prefix="/admin/dead-letters", tags=["admin"])
+
+    def check(queue: str) -> None:
+        if queue not in queues:
+            raise Problem(404, f"no consumer queue {queue!r}; known: {', '.join(queues)}")
+
+    @router.get("/{queue}")
+    async def list_(queue: str, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Any:
+        check(queue)
+        return [asdict(d) for d in await list_dead_letters(amqp_url, queue, limit=limit)]
+
+    @router.get("/{queue}/{message_id}")
+    async def show(queue: str, message_id: str) -> Any:
+        check(queue)
+        for letter in await list_dead_letters(amqp_url, queue, limit=1000):
+            if letter.message_id == message_id:
+                return asdict(letter)
+        raise Problem(404, f"no dead letter {message_id!r} in {queue}.dead")
+
+    @router.post("/{queue}/replay")
+    async def replay(queue: str, message_id: str | None = None) -> Any:
+        check(queue)
+        replayed = await replay_dead_letters(amqp_url, queue, message_id=message_id)
+        if message_id is not None and not replayed:
+            raise Problem(404, f"no dead letter {message_id!r} in {queue}.dead")
+        return {"replayed": replayed}
+
+    return router
+
+
+cli = typer.Typer(help="List, show and replay ShopMesh dead letters.", no_args_is_help=True)
+AmqpUrl = Annotated[str, typer.Option(envvar="SHOPMESH_AMQP_URL", help="RabbitMQ URL")]
+DEFAULT_AMQP = os.environ.get("SHOPMESH_AMQP_URL", "amqp://shopmesh:shopmesh@127.0.0.1:35672/")
+
+
+@cli.command("list")
+def list_command(queue: str, amqp_url: AmqpUrl = DEFAULT_AMQP, limit: int = 100) -> None:
+    """List the dead letters of a consumer queue (e.g. notifications)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    letters = asyncio.run(list_dead_letters(amqp_url, queue, limit=limit))
+    table = Table("message id", "event type", "attempts", "dead at", "last error")
+    for d in letters:
+        table.add_row(d.message_id, d.event_type, str(d.attempts), d.dead_at, d.last_error)
+    Console().print(table)
+
+
+@cli.command("show")
+def show_command(queue: str, message_id: str, amqp_url: AmqpUrl = DEFAULT_AMQP) -> None:
+    """Print one dead letter as JSON."""
+    for d in asyncio.run(list_dead_letters(amqp_url, queue, limit=1000)):
+        if d.message_id == message_id:
+            typer.echo(json.dumps(asdict(d), indent=2, default=str))
+            return
+    typer.echo(f"no dead letter {message_id} in {queue}.dead", err=True)
+    raise typer.Exit(1)
+
+
+@cli.command("replay")
+def replay_command(
+    queue: str,
+    message_id: Annotated[str | None, typer.Option("--id", help="replay only this one")] = None,
+    amqp_url: AmqpUrl = DEFAULT_AMQP,
+) -> None:
+    """Send dead letters back to their queue (all, or --id)."""
+    replayed = asyncio.run(replay_dead_letters(amqp_url, queue, message_id=message_id))
+    typer.echo(f"replayed {len(replayed)}: {' '.join(replayed)}")
+    if message_id is not None and not replayed:
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    cli()
