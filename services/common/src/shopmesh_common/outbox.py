@@ -190,3 +190,27 @@ class OutboxRelay:
             headers={**headers, "x-shopmesh-origin": self.service},
         )
         await exchange.publish(message, routing_key=row["event_type"])
+
+
+def main() -> None:
+    """`python -m shopmesh_common.outbox <service> <database_url> [amqp_url]`: a relay alone.
+
+    Services run their relay in-process by default; running it as its own process is how a
+    team scales it out (several relays, one publishing) and how the crash tests kill it.
+    """
+    import os
+    import sys
+
+    from .logs import configure_logging
+
+    if len(sys.argv) < 3:
+        sys.exit("usage: python -m shopmesh_common.outbox <service> <database_url> [amqp_url]")
+    service, database_url = sys.argv[1], sys.argv[2]
+    amqp_url = sys.argv[3] if len(sys.argv) > 3 else os.environ["SHOPMESH_AMQP_URL"]
+    configure_logging(f"{service}-relay")
+    relay = OutboxRelay(service=service, database_url=database_url, amqp_url=amqp_url)
+    asyncio.run(relay.run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,329 @@
+"""The one way a ShopMesh service calls another over HTTP: ClientFactory builds one
+ResilientClient per downstream, all on one shared aiohttp session.
+
+Every call goes through, outermost first:
+
+    fallback( retry( circuit breaker( bulkhead( timeout( HTTP call )))))
+
+which is Resilience4j's recommended order, Retry(CircuitBreaker(Bulkhead(call))):
+
+- Retry outside the breaker: every attempt is one breaker call, so failed attempts
+  open the breaker, and once it is open the next attempt meets CallNotPermitted,
+  which is never retried: retries stop instead of hammering a downstream that is down.
+- Breaker outside the bulkhead: an open breaker rejects at once, without queueing for
+  a slot. A full bulkhead gives the breaker permission back unrecorded: our own
+  saturation says nothing about the downstream's health.
+- A bulkhead slot is held for one attempt, not across the backoff sleep.
+- Timeout inside the bulkhead: the wait for a slot (bounded by its own max wait) does
+  not eat the attempt's timeout, and an attempt's duration (for the slow-call rate
+  and the histogram) is time on the network only. Every attempt also ends by the
+  call's deadline.
+- Fallback outermost: the stale answer stands in only once everything inside gave up.
+
+A 5xx, a timeout or a connection failure is a breaker failure; a 4xx is a success
+(the caller's fault). 429 / 502 / 503 / 504 left after the last retry, and any error,
+raise DownstreamUnavailable unless a stale answer can stand in; every other answer,
+500 included, is returned as it is.
+
+aiohttp rather than httpx: the DESIGN measured a FastAPI proxy at about 5,500 requests/s
+with an aiohttp.ClientSession against about 600 with an httpx.AsyncClient (10x).
+One session per service shares one connection pool, sized to the sum of the bulkheads
+so that the pool never becomes a hidden second bulkhead. Create the factory inside the
+running event loop (the app's lifespan) and close it there.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import aiohttp
+from opentelemetry.propagate import inject
+
+from shopmesh_common.resilience.breaker import (
+    BreakerState,
+    CallNotPermitted,
+    CircuitBreaker,
+)
+from shopmesh_common.resilience.bulkhead import Bulkhead, BulkheadFull
+from shopmesh_common.resilience.fallback import (
+    Fallback,
+    FallbackCache,
+    Params,
+    fallback_key,
+    is_storable,
+)
+from shopmesh_common.resilience.metrics import (
+    Outcome,
+    count_request,
+    export_breaker_state,
+    observe_duration,
+    set_breaker_state,
+)
+from shopmesh_common.resilience.response import (
+    DownstreamResponse,
+    DownstreamUnavailable,
+    decoded_headers,
+)
+from shopmesh_common.resilience.retry import (
+    TRANSIENT_STATUSES,
+    TransientStatus,
+    build_retrying,
+    is_retryable_request,
+)
+from shopmesh_common.resilience.settings import DownstreamSettings
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Outgoing:
+    """One request as every attempt sends it."""
+
+    method: str
+    url: str
+    json: object
+    headers: Mapping[str, str]
+    params: Params | None
+
+
+class ResilientClient:
+    """Calls one downstream through fallback, retry, breaker, bulkhead and timeout."""
+
+    def __init__(
+        self,
+        settings: DownstreamSettings,
+        *,
+        service: str,
+        session: aiohttp.ClientSession,
+        redis: FallbackCache | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self._session = session
+        self._clock = clock
+        self._base_url = settings.base_url.rstrip("/")
+        self.breaker = CircuitBreaker(settings.name, settings.breaker, clock=clock)
+        self.breaker.add_listener(export_breaker_state(service, settings.name))
+        self.breaker.add_listener(self._log_transition)
+        set_breaker_state(service, settings.name, self.breaker.state)
+        self.bulkhead = Bulkhead(
+            settings.name, settings.bulkhead_max_concurrent, settings.bulkhead_max_wait_seconds
+        )
+        self._fallback = (
+            Fallback(redis, ttl_seconds=settings.cache_ttl_seconds)
+            if redis is not None and settings.cache_fallback
+            else None
+        )
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: object = None,
+        headers: Mapping[str, str] | None = None,
+        params: Params | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109  (per attempt, see below)
+    ) -> DownstreamResponse:
+        """`headers` are the caller's (say, Idempotency-Key) and go out as they are,
+        with the current W3C trace context added. `timeout` overrides the settings'
+        per-attempt timeout; it is not one for the whole call, which retries within
+        the settings' deadline (so asyncio.timeout around this call would cut retries)."""
+        method = method.upper()
+        key = None
+        if self._fallback is not None and method == "GET":
+            key = fallback_key(
+                self.service, self.settings.name, method=method, path=path, params=params
+            )
+        try:
+            response = await self._call(
+                method,
+                path,
+                json=json,
+                headers=headers,
+                params=params,
+                attempt_seconds=timeout or self.settings.timeout_seconds,
+            )
+        except DownstreamUnavailable as unavailable:
+            stale = None if key is None else await self._fallback_load(key)
+            if stale is None:
+                raise
+            log.info("%s: serving a stale answer (%s)", self.settings.name, unavailable.reason)
+            self._count("fallback")
+            return stale
+        if key is not None and self._fallback is not None and is_storable(response):
+            await self._fallback.store(key, response)
+        return response
+
+    async def _fallback_load(self, key: str) -> DownstreamResponse | None:
+        return None if self._fallback is None else await self._fallback.load(key)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: object,
+        headers: Mapping[str, str] | None,
+        params: Params | None,
+        attempt_seconds: float,
+    ) -> DownstreamResponse:
+        outgoing = dict(headers or {})
+        inject(outgoing)
+        url = f"{self._base_url}/{path.lstrip('/')}"
+        request = _Outgoing(method=method, url=url, json=json, headers=outgoing, params=params)
+        policy = self.settings.retry_policy
+        deadline = self._clock() + policy.deadline_seconds
+
+        async def attempt() -> DownstreamResponse:
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise TimeoutError
+            return await self._attempt(request, min(attempt_seconds, remaining))
+
+        retrying = build_retrying(
+            policy,
+            retryable=is_retryable_request(method, outgoing),
+            deadline=deadline,
+            attempt_seconds=attempt_seconds,
+            clock=self._clock,
+        )
+        try:
+            response: DownstreamResponse = await retrying(attempt)
+        except (CallNotPermitted, BulkheadFull, TransientStatus, TimeoutError) as error:
+            raise self._unavailable(error) from error
+        except aiohttp.ClientError as error:
+            raise self._unavailable(error) from error
+        return response
+
+    async def _attempt(self, request: _Outgoing, attempt_seconds: float) -> DownstreamResponse:
+        try:
+            self.breaker.acquire_permission()
+        except CallNotPermitted:
+            self._count("rejected")
+            raise
+        try:
+            async with self.bulkhead.slot():
+                response = await self._send_recorded(request, attempt_seconds)
+        except BulkheadFull:
+            self.breaker.release_permission()
+            self._count("rejected")
+            raise
+        if response.status in TRANSIENT_STATUSES:
+            raise TransientStatus(response)
+        return response
+
+    async def _send_recorded(
+        self, request: _Outgoing, attempt_seconds: float
+    ) -> DownstreamResponse:
+        """Send, and tell the breaker and the metrics how it went."""
+        started = self._clock()
+        try:
+            async with self._session.request(
+                request.method,
+                request.url,
+                json=request.json,
+                headers=request.headers,
+                params=request.params,
+                timeout=aiohttp.ClientTimeout(total=attempt_seconds),
+            ) as raw:
+                body = await raw.read()
+        except (aiohttp.ClientError, TimeoutError):
+            self._record(failed=True, duration=self._clock() - started)
+            raise
+        except BaseException:
+            # Cancelled, or a bug on our side: says nothing about the downstream.
+            self.breaker.release_permission()
+            raise
+        response = DownstreamResponse(
+            status=raw.status, headers=decoded_headers(raw.headers), body=body
+        )
+        self._record(failed=response.status >= 500, duration=self._clock() - started)
+        return response
+
+    def _record(self, *, failed: bool, duration: float) -> None:
+        if failed:
+            self.breaker.record_failure(duration)
+        else:
+            self.breaker.record_success(duration)
+        self._count("failure" if failed else "success")
+        observe_duration(self.service, self.settings.name, duration)
+
+    def _count(self, outcome: Outcome) -> None:
+        count_request(self.service, self.settings.name, outcome)
+
+    def _unavailable(self, error: Exception) -> DownstreamUnavailable:
+        response = error.response if isinstance(error, TransientStatus) else None
+        return DownstreamUnavailable(self.settings.name, _reason(error), response)
+
+    def _log_transition(self, old: BreakerState, new: BreakerState) -> None:
+        log.warning("circuit breaker %s: %s -> %s", self.settings.name, old.value, new.value)
+
+
+class ClientFactory:
+    """One aiohttp session for the service and one ResilientClient per downstream,
+    looked up by name: `factory["inventory"].request("GET", "/items/1")`."""
+
+    def __init__(
+        self,
+        service: str,
+        downstreams: Iterable[DownstreamSettings],
+        *,
+        redis: FallbackCache | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        settings = tuple(downstreams)
+        names = [each.name for each in settings]
+        if len(set(names)) != len(names):
+            raise ValueError(f"downstream names must be unique: {names}")
+        pool_size = sum(each.bulkhead_max_concurrent for each in settings) or 100
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=pool_size, limit_per_host=0)
+        )
+        self.clients: Mapping[str, ResilientClient] = {
+            each.name: ResilientClient(
+                each, service=service, session=self._session, redis=redis, clock=clock
+            )
+            for each in settings
+        }
+
+    def __getitem__(self, downstream: str) -> ResilientClient:
+        return self.clients[downstream]
+
+    async def close(self) -> None:
+        await self._session.close()
+
+    async def __aenter__(self) -> ClientFactory:
+        return self
+
+    async def __aexit__(self, *_exc_info: object) -> None:
+        await self.close()
+
+
+def _reason(error: Exception) -> str:
+    """A short, stable reason for logs and for DownstreamUnavailable.reason."""
+    match error:
+        case CallNotPermitted(state=BreakerState.HALF_OPEN):
+            return "circuit half-open"
+        case CallNotPermitted():
+            return "circuit open"
+        case BulkheadFull():
+            return "bulkhead full"
+        case TransientStatus():
+            return f"HTTP {error.response.status}"
+        case TimeoutError():
+            return "timeout"
+        case aiohttp.ClientConnectorError(os_error=ConnectionRefusedError()):
+            return "connection refused"
+        case aiohttp.ServerDisconnectedError():
+            return "server disconnected"
+        case aiohttp.ClientPayloadError():
+            return "truncated response"
+        case _:
+            return f"{type(error).__name__}: {error}"
