@@ -40,6 +40,15 @@ cluster-status: ## Show whether the local cluster is up and what it holds
 env: ## Print shell exports: eval "$(make -s env)"
 	@bash ci/env.sh
 
+## --- the local stack ----------------------------------------------------
+.PHONY: stack-up stack-down stack-status
+stack-up: python ## Start PostgreSQL, Redis, RabbitMQ and an SMTP sink on 127.0.0.1; harmless twice
+	@bash ci/stack/stack.sh up
+stack-down: ## Stop the local stack and delete its data (stack.sh down keeps it)
+	@bash ci/stack/stack.sh down --purge
+stack-status: ## Show which servers of the local stack are up, and their ports
+	@bash ci/stack/stack.sh status
+
 ## --- run ----------------------------------------------------------------
 .PHONY: operator operator-start operator-stop demo
 operator: python cluster-up ## Run the operator in the foreground against the local cluster
@@ -74,5 +83,5 @@ bench: setup cluster-up operator-stop ## Operator latency, scale, memory and idl
 	$(ENV); .venv/bin/python bench/operator_scale.py
 
 .PHONY: clean
-clean: cluster-down ## Delete the cluster and local state (the tool cache stays)
+clean: cluster-down stack-down ## Delete the cluster and local state (the tool cache stays)
 	rm -rf .shopmesh .venv .pytest_cache .mypy_cache .ruff_cache

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what `make demo` and `make test` need on a fresh Debian machine:
+# Installs what `make demo`, `make test` and `make stack-up` need on a fresh Debian machine:
 # checks Go and Python, installs missing Debian packages with apt-get, bootstraps
 # a pinned uv into the cache and syncs the Python workspace from uv.lock.
 # The Go-built binaries come from ci/cluster/build-binaries.sh. Used by `make setup`.
@@ -7,8 +7,20 @@ source "$(dirname "${BASH_SOURCE[0]}")/cluster/lib.sh"
 
 UV_VERSION="${UV_VERSION:-0.13.8}"
 UV_HOME="$SHOPMESH_CACHE/uv-$UV_VERSION"
-# Debian packages the project needs beyond a stock machine with Go and Python.
-DEBIAN_PACKAGES=(git ca-certificates)
+# Debian packages the project needs beyond a stock machine with Go and Python;
+# the last three are the local stack's servers (ci/stack/stack.sh, make stack-up).
+DEBIAN_PACKAGES=(git ca-certificates postgresql-15 redis-server rabbitmq-server)
+# Debian's maintainer scripts start the services they install. The stack runs its
+# own servers on other ports, so while apt-get runs, a temporary policy-rc.d (only
+# if the machine has none) tells invoke-rc.d to start nothing. A system server that
+# starts anyway does no harm: its ports are not the stack's.
+POLICY_RC=/usr/sbin/policy-rc.d
+POLICY_RC_OURS=""
+POLICY_RC_SUDO=""
+remove_policy_rc() {
+  [ -z "$POLICY_RC_OURS" ] || $POLICY_RC_SUDO rm -f "$POLICY_RC"
+  POLICY_RC_OURS=""
+}
 
 # ensure_debian_packages <package>...: installs those not installed yet.
 ensure_debian_packages() {
@@ -20,8 +32,17 @@ ensure_debian_packages() {
   command -v apt-get >/dev/null || die "missing packages ${missing[*]} and no apt-get to install them"
   local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   log "installing Debian packages: ${missing[*]}"
+  if [ ! -e "$POLICY_RC" ]; then
+    trap remove_policy_rc EXIT
+    printf '#!/bin/sh\n# Temporary, from ShopMesh ci/setup.sh: start no service during apt-get.\nexit 101\n' \
+      | $sudo tee "$POLICY_RC" >/dev/null && $sudo chmod 755 "$POLICY_RC" \
+      && POLICY_RC_OURS=1 && POLICY_RC_SUDO="$sudo"
+  fi
+  local rc=0
   $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \
-    || die "apt-get could not install ${missing[*]}"
+    || rc=$?
+  remove_policy_rc
+  [ "$rc" = 0 ] || die "apt-get could not install ${missing[*]}"
 }
 
 if command -v dpkg-query >/dev/null; then
