@@ -21,6 +21,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
 import asyncpg
@@ -70,6 +71,24 @@ def hash_request(*parts: Any) -> str:
     """A stable hash of the request's meaningful parts (body, caller)."""
     canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class Decision(StrEnum):
+    """What to do with a request whose key is already stored."""
+
+    REPLAY = "replay"  # finished, same body: answer with the stored response
+    MISMATCH = "mismatch"  # same key, different body: 422
+    IN_PROGRESS = "in_progress"  # the first request still runs: 409
+    TAKE_OVER = "take_over"  # the first request died (lease over): run this one
+
+
+def decide(*, stored_hash: str, state: str, leased: bool, request_hash: str) -> Decision:
+    """The pure rule behind `IdempotencyStore.begin` for a key that exists."""
+    if stored_hash != request_hash:
+        return Decision.MISMATCH
+    if state == "done":
+        return Decision.REPLAY
+    return Decision.IN_PROGRESS if leased else Decision.TAKE_OVER
 
 
 class IdempotencyStore:
@@ -130,17 +149,23 @@ class IdempotencyStore:
         key: str,
         request_hash: str,
     ) -> Replay | None:
-        if row["request_hash"] != request_hash:
+        decision = decide(
+            stored_hash=row["request_hash"],
+            state=row["state"],
+            leased=row["leased"],
+            request_hash=request_hash,
+        )
+        if decision is Decision.MISMATCH:
             self._conflict(scope, 422)
             raise Problem(
                 422,
                 "this Idempotency-Key was used with a different request body",
                 type_="idempotency-key-reused",
             )
-        if row["state"] == "done":
+        if decision is Decision.REPLAY:
             IDEMPOTENT_REPLAYS.labels(self._service, scope).inc()
             return Replay(status=row["response_status"], body=row["response_body"])
-        if row["leased"]:
+        if decision is Decision.IN_PROGRESS:
             self._conflict(scope, 409)
             raise Problem(
                 409,
@@ -148,7 +173,7 @@ class IdempotencyStore:
                 type_="idempotency-key-in-progress",
                 headers={"Retry-After": "1"},
             )
-        # The first request died mid-way (its lease ran out): this one takes it over.
+        # TAKE_OVER: the first request died mid-way (its lease ran out); this one goes on.
         await conn.execute(
             """UPDATE idempotency_keys SET locked_until = now() + $3::interval
                WHERE scope = $1 AND key = $2""",

@@ -1,0 +1,97 @@
+"""200 concurrent orders with 30% of charges failing and clients retrying with their keys.
+
+Checks every invariant in `invariants.py` on the real PostgreSQL, RabbitMQ and SMTP sink,
+plus: a retried key never produced a second order (same id back, or 409 while running).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+
+import httpx
+import invariants
+import pytest
+from conftest import MAILDIR, PRODUCTS, seed, sign_up, wait_finished
+
+pytestmark = pytest.mark.integration
+
+ORDERS = 200
+RETRYING_CLIENTS = 50  # of the 200, these send their request again with the same key
+
+
+async def place(
+    client: httpx.AsyncClient, user: str, key: str, items: list[dict[str, object]]
+) -> str:
+    """POST /orders until answered 202 (a 409 means the first attempt is still running)."""
+    for _ in range(50):
+        answer = await client.post(
+            "/orders", json={"items": items}, headers={"Idempotency-Key": key, "X-User-Id": user}
+        )
+        if answer.status_code == 202:
+            return str(answer.json()["id"])
+        assert answer.status_code == 409, answer.text
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"key {key} never answered 202")
+
+
+async def test_invariants_hold_under_failing_payments(make_shop) -> None:  # type: ignore[no-untyped-def]
+    shop = await make_shop(
+        {
+            "payments": {"SHOPMESH_PAYMENTS_DECLINE_RATE": "0.3", "SHOPMESH_PAYMENTS_SEED": "7"},
+            "notifications": {"SHOPMESH_RETRY_DELAYS": "0.5,1,2"},
+            "order-history": {"SHOPMESH_RETRY_DELAYS": "0.5,1,2"},
+        }
+    )
+    shop.start()
+    stocked = await seed(shop, stock=80)
+    users = await sign_up(shop, 20)
+    rng = random.Random(42)
+    requests = []
+    for n in range(ORDERS):
+        items = [
+            {"product_id": pid, "quantity": rng.randint(1, 3)}
+            for pid in rng.sample(sorted(PRODUCTS), rng.randint(1, 2))
+        ]
+        requests.append((users[n % len(users)], f"key-{uuid.uuid4()}", items))
+
+    limits = httpx.Limits(max_connections=100)
+    async with httpx.AsyncClient(
+        base_url=shop.procs["orders"].url, timeout=30, limits=limits
+    ) as client:
+        first = await asyncio.gather(*(place(client, u, k, i) for u, k, i in requests))
+        # Retrying clients: the same key and body again, concurrently with everything else.
+        again = await asyncio.gather(
+            *(place(client, u, k, i) for u, k, i in requests[:RETRYING_CLIENTS])
+        )
+        assert again == first[:RETRYING_CLIENTS], "a retried key produced a different order"
+        # The same key with another body is refused and creates nothing.
+        user, key, _items = requests[0]
+        other = await client.post(
+            "/orders",
+            json={"items": [{"product_id": "p1", "quantity": 99}]},
+            headers={"Idempotency-Key": key, "X-User-Id": user},
+        )
+        assert other.status_code == 422, other.text
+
+    assert len(set(first)) == ORDERS, "two keys share an order, or a key made two"
+    await wait_finished(shop, set(first))
+    statuses = await invariants.order_statuses(shop)
+    assert len(statuses) == ORDERS, f"{len(statuses)} orders stored for {ORDERS} keys"
+
+    found = await _eventually_consistent(shop, stocked)
+    assert found["confirmed"] > 0, found
+    assert found["failed"] > 0, found
+
+
+async def _eventually_consistent(shop, stocked):  # type: ignore[no-untyped-def]
+    """The event-driven parts (emails, read model) lag the saga: give them time."""
+    last: AssertionError | None = None
+    for _ in range(120):
+        try:
+            return await invariants.check(shop, stocked=stocked, maildir=MAILDIR)
+        except AssertionError as error:
+            last = error
+            await asyncio.sleep(1)
+    raise AssertionError(f"invariants still broken after 120 s: {last}")
