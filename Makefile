@@ -12,6 +12,7 @@ UV := $(SHOPMESH_CACHE)/uv-$(UV_VERSION)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 PYTEST := .venv/bin/pytest
 ENV := eval "$$(bash ci/env.sh)"
+STACK_ENV := eval "$$(bash ci/stack/stack.sh env)"
 
 .PHONY: help
 help: ## List every target
@@ -61,10 +62,12 @@ demo: setup ## Cluster up, operator running, example Microservices applied, summ
 	@bash ci/demo.sh
 
 ## --- test ---------------------------------------------------------------
-.PHONY: test unit e2e lint fmt validate
-test: setup lint unit validate e2e ## Everything CI runs: lint, unit, schema validation, e2e on the local cluster
-unit: python ## Unit tests (no cluster)
-	$(PYTEST) operator/tests/unit -q
+.PHONY: test unit integration e2e lint fmt validate
+test: setup lint unit validate integration e2e ## Everything CI runs: lint, unit, validation, integration on the stack, e2e on the cluster
+unit: python ## Unit tests (no cluster, no servers)
+	$(PYTEST) operator/tests/unit services/*/tests/unit -q
+integration: python stack-up ## The shop on the real stack: services, saga invariants, crashes, dead letters
+	$(STACK_ENV); $(PYTEST) tests/stack services/*/tests/integration tests/shop -q
 e2e: setup cluster-up operator-stop ## End-to-end tests against the real local API server
 	$(ENV); $(PYTEST) tests/e2e -q
 validate: python tools ## kubeconform -strict on every rendered child of the examples (offline, pinned schemas)
@@ -72,15 +75,17 @@ validate: python tools ## kubeconform -strict on every rendered child of the exa
 lint: python ## ruff and mypy
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy operator/src
+	.venv/bin/mypy operator/src services/*/src
 fmt: python ## Format the code with ruff
 	.venv/bin/ruff check --fix .
 	.venv/bin/ruff format .
 
 ## --- benchmarks ---------------------------------------------------------
-.PHONY: bench
+.PHONY: bench bench-shop
 bench: setup cluster-up operator-stop ## Operator latency, scale, memory and idle writes, as ratios
 	$(ENV); .venv/bin/python bench/operator_scale.py
+bench-shop: python stack-up ## Orders/s through the saga vs pgbench TPS; outbox relay lag p50/p99
+	$(STACK_ENV); .venv/bin/python bench/shop_orders.py
 
 .PHONY: clean
 clean: cluster-down stack-down ## Delete the cluster and local state (the tool cache stays)

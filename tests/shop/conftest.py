@@ -2,33 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
-import aio_pika
-import httpx
 import pytest
-from shop_processes import AMQP_URL, REPO, Shop
-
-MAILDIR = Path(os.environ.get("SHOPMESH_MAILDIR", REPO / ".shopmesh" / "stack" / "mail"))
-
-PRODUCTS = {f"p{n}": (f"Product {n}", 100 * n + 99) for n in range(1, 6)}
-
-
-async def delete_queues(shop: Shop) -> None:
-    """Remove the run's consumer queues (and their retry and dead-letter queues)."""
-    connection = await aio_pika.connect(AMQP_URL)
-    async with connection:
-        channel = await connection.channel()
-        for consumer in ("notifications", "order-history"):
-            base = shop.queue(consumer)
-            for name in (base, f"{base}.dead", *(f"{base}.retry.{n}" for n in range(1, 6))):
-                try:
-                    await channel.queue_delete(name)
-                except Exception:
-                    channel = await connection.channel()
+from shop_helpers import delete_queues
+from shop_processes import Shop
 
 
 @pytest.fixture
@@ -48,71 +26,3 @@ async def make_shop() -> AsyncIterator[Callable[..., Shop]]:
         shop.stop()
         await delete_queues(shop)
         await shop.drop_databases()
-
-
-async def seed(shop: Shop, stock: int) -> dict[str, int]:
-    """Stock every demo product with `stock` units; returns product -> stocked."""
-    async with httpx.AsyncClient(base_url=shop.procs["inventory"].url) as client:
-        for pid, (name, price) in PRODUCTS.items():
-            answer = await client.post(
-                "/admin/products",
-                json={"id": pid, "name": name, "price_cents": price, "stock": stock},
-            )
-            assert answer.status_code in (200, 201), answer.text
-    return dict.fromkeys(PRODUCTS, stock)
-
-
-async def sign_up(shop: Shop, count: int) -> list[str]:
-    """`count` new users; returns their ids."""
-    async with httpx.AsyncClient(base_url=shop.procs["users"].url, timeout=30) as client:
-        answers = await asyncio.gather(
-            *(
-                client.post(
-                    "/signup",
-                    json={
-                        "email": f"u{n}-{shop.run_id}@example.com",
-                        "password": "correct horse",
-                        "name": f"Customer {n}",
-                    },
-                )
-                for n in range(count)
-            )
-        )
-    assert all(a.status_code == 201 for a in answers), [a.text for a in answers][:3]
-    return [a.json()["id"] for a in answers]
-
-
-async def wait_finished(shop: Shop, order_ids: set[str], within: float = 180.0) -> dict[str, str]:
-    """Poll orders until every one is CONFIRMED or FAILED; returns id -> status."""
-    from invariants import order_statuses
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    statuses: dict[str, str] = {}
-    while loop.time() < deadline:
-        statuses = await order_statuses(shop)
-        if order_ids <= statuses.keys() and all(
-            statuses[o] in ("CONFIRMED", "FAILED") for o in order_ids
-        ):
-            return statuses
-        await asyncio.sleep(0.5)
-    pending = {
-        o: statuses.get(o) for o in order_ids if statuses.get(o) not in ("CONFIRMED", "FAILED")
-    }
-    raise AssertionError(
-        f"{len(pending)} orders unfinished after {within}s: {list(pending.items())[:5]}"
-    )
-
-
-async def wait_until(predicate: Callable[[], object], within: float = 60.0) -> None:
-    """Await `predicate()` (a coroutine function) until it is truthy."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while loop.time() < deadline:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"condition not met after {within}s")

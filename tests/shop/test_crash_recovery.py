@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import invariants
 import pytest
-from conftest import MAILDIR, seed, sign_up, wait_finished, wait_until
+from shop_helpers import MAILDIR, seed, sign_up, wait_finished, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import uuid
 import httpx
 import invariants
 import pytest
-from conftest import MAILDIR, PRODUCTS, seed, sign_up, wait_finished
+from shop_helpers import MAILDIR, PRODUCTS, seed, sign_up, wait_finished
 
 pytestmark = pytest.mark.integration
 
