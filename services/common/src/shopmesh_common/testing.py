@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
+import httpx
 from fastapi import FastAPI
 
 from .migrate import upgrade
@@ -42,9 +43,10 @@ async def fresh_database(package: str, *, prefix: str = "test") -> AsyncIterator
 
 
 @asynccontextmanager
-async def app_client(app: FastAPI, *, base_url: str = "http://test") -> AsyncIterator[object]:
+async def app_client(
+    app: FastAPI, *, base_url: str = "http://test"
+) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx.AsyncClient talking to `app` in-process, with its lifespan running."""
-    import httpx
     from asgi_lifespan import LifespanManager
 
     async with LifespanManager(app, startup_timeout=60) as manager:

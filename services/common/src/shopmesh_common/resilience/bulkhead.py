@@ -51,6 +51,8 @@ class Bulkhead:
     async def _acquire(self) -> None:
         # locked() is also true while others queue for a slot, so a newcomer does not
         # jump the queue when max_wait is 0.
+        if self._semaphore.locked() and self.max_wait_seconds == 0:
+            raise BulkheadFull(self.name, self.max_concurrent)
         try:
             async with asyncio.timeout(self.max_wait_seconds or None):
                 await self._semaphore.acquire()

@@ -1,0 +1,1 @@
+"""The users service's HTTP API: routes, request/response schemas and dependencies."""
