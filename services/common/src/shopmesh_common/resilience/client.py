@@ -34,9 +34,10 @@ running event loop (the app's lifespan) and close it there.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -78,6 +79,7 @@ from shopmesh_common.resilience.settings import DownstreamSettings
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,11 +104,14 @@ class ResilientClient:
         session: aiohttp.ClientSession,
         redis: FallbackCache | None = None,
         clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
+        """`clock` (monotonic seconds) and `sleep` (the backoff) are there for tests."""
         self.settings = settings
         self.service = service
         self._session = session
         self._clock = clock
+        self._sleep = sleep
         self._base_url = settings.base_url.rstrip("/")
         self.breaker = CircuitBreaker(settings.name, settings.breaker, clock=clock)
         self.breaker.add_listener(export_breaker_state(service, settings.name))
@@ -136,11 +141,14 @@ class ResilientClient:
         per-attempt timeout; it is not one for the whole call, which retries within
         the settings' deadline (so asyncio.timeout around this call would cut retries)."""
         method = method.upper()
-        key = None
-        if self._fallback is not None and method == "GET":
-            key = fallback_key(
+        fallback = self._fallback if method == "GET" else None
+        key = (
+            ""
+            if fallback is None
+            else fallback_key(
                 self.service, self.settings.name, method=method, path=path, params=params
             )
+        )
         try:
             response = await self._call(
                 method,
@@ -151,18 +159,15 @@ class ResilientClient:
                 attempt_seconds=timeout or self.settings.timeout_seconds,
             )
         except DownstreamUnavailable as unavailable:
-            stale = None if key is None else await self._fallback_load(key)
+            stale = None if fallback is None else await fallback.load(key)
             if stale is None:
                 raise
             log.info("%s: serving a stale answer (%s)", self.settings.name, unavailable.reason)
             self._count("fallback")
             return stale
-        if key is not None and self._fallback is not None and is_storable(response):
-            await self._fallback.store(key, response)
+        if fallback is not None and is_storable(response):
+            await fallback.store(key, response)
         return response
-
-    async def _fallback_load(self, key: str) -> DownstreamResponse | None:
-        return None if self._fallback is None else await self._fallback.load(key)
 
     async def _call(
         self,
@@ -183,7 +188,7 @@ class ResilientClient:
 
         async def attempt() -> DownstreamResponse:
             remaining = deadline - self._clock()
-            if remaining <= 0:
+            if remaining <= 0:  # overslept the backoff; aiohttp takes total <= 0 as no limit
                 raise TimeoutError
             return await self._attempt(request, min(attempt_seconds, remaining))
 
@@ -193,6 +198,7 @@ class ResilientClient:
             deadline=deadline,
             attempt_seconds=attempt_seconds,
             clock=self._clock,
+            sleep=self._sleep,
         )
         try:
             response: DownstreamResponse = await retrying(attempt)
@@ -277,6 +283,7 @@ class ClientFactory:
         *,
         redis: FallbackCache | None = None,
         clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         settings = tuple(downstreams)
         names = [each.name for each in settings]
@@ -288,7 +295,7 @@ class ClientFactory:
         )
         self.clients: Mapping[str, ResilientClient] = {
             each.name: ResilientClient(
-                each, service=service, session=self._session, redis=redis, clock=clock
+                each, service=service, session=self._session, redis=redis, clock=clock, sleep=sleep
             )
             for each in settings
         }

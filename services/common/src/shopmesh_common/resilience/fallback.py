@@ -85,7 +85,7 @@ class Fallback:
     async def load(self, key: str) -> DownstreamResponse | None:
         """The stored answer marked stale, or None if there is none (or no Redis)."""
         try:
-            if True:
+            async with asyncio.timeout(self._timeout_seconds):
                 raw = await self._cache.get(key)
             if raw is None:
                 return None

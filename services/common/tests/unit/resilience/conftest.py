@@ -97,12 +97,14 @@ def refused_url() -> str:
 
 @pytest.fixture
 async def make_client(server_url: str) -> AsyncIterator[MakeClient]:
-    """make_client(**DownstreamSettings overrides, redis=..., clock=...): a client for a
+    """make_client(**DownstreamSettings overrides, redis=, clock=, sleep=): a client for a
     downstream with a name no other test uses (so its metrics start from nothing)."""
     factories: list[ClientFactory] = []
 
     def make(**overrides: Any) -> ResilientClient:
-        factory_args = {key: overrides.pop(key) for key in ("redis", "clock") if key in overrides}
+        factory_args = {
+            key: overrides.pop(key) for key in ("redis", "clock", "sleep") if key in overrides
+        }
         defaults = FAST | {"name": f"downstream-{next(_names)}", "base_url": server_url}
         settings = DownstreamSettings(**(defaults | overrides))
         factory = ClientFactory(SERVICE, [settings], **factory_args)

@@ -162,6 +162,10 @@ def run(breaker: CircuitBreaker, steps: list[Step], advance: Callable[[float], N
             id="closed again: window starts empty (4 failures < minimum)",
         ),
         pytest.param(
+            SETTINGS, HALF_OPENED + ok(3) + fail(5), OPEN, 0,
+            id="closed again: judged on a full-size window",
+        ),
+        pytest.param(
             SETTINGS, OPENED + record_ok(20) + wait(30) + fail(3), OPEN, 0,
             id="open: late outcomes change nothing",
         ),

@@ -82,6 +82,22 @@ async def test_no_retry_starts_that_could_not_finish_by_the_deadline(
     assert time.monotonic() - started < 0.5
 
 
+async def test_no_attempt_goes_out_after_the_deadline_even_after_an_overslept_backoff(
+    make_client: MakeClient,
+    hits: Counter[str],
+    clock: Callable[[], float],
+    advance_clock: Callable[[float], None],
+) -> None:
+    async def oversleep(_seconds: float) -> None:
+        advance_clock(60)
+
+    client = make_client(retry_attempts=3, clock=clock, sleep=oversleep)
+
+    assert await unavailable(client, "GET", "/status/503") == "timeout"
+    assert hits["/status/503"] == 1
+    assert requests_total(client, "failure") == 1
+
+
 @pytest.mark.parametrize(
     ("method", "headers", "statuses", "sent", "answer"),
     [
