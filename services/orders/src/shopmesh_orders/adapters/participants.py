@@ -45,6 +45,9 @@ def classify(step: Step, response: DownstreamResponse) -> StepResult:
         problem_type = body.get("type", "") if isinstance(body, dict) else ""
     except ValueError:
         pass
+    if problem_type == "urn:shopmesh:idempotency-key-in-progress":
+        # Our own earlier attempt is still running there: ask again later.
+        return StepResult(Outcome.UNCERTAIN, f"{step}: still in progress")
     if response.status == 422 and step is Step.RESERVE:
         return StepResult(Outcome.REFUSED, "invalid_items")
     reason = REASONS.get(problem_type, f"{step}_refused")
