@@ -49,8 +49,8 @@ def answer(status: int, problem_type: str | None = None) -> DownstreamResponse:
         (
             Step.CHARGE,
             answer(409, "urn:shopmesh:idempotency-key-in-progress"),
-            Outcome.REFUSED,
-            "charge_refused",
+            Outcome.UNCERTAIN,
+            "charge: still in progress",
         ),
         (
             Step.CHARGE,
