@@ -39,7 +39,7 @@ async def place(
 async def test_invariants_hold_under_failing_payments(make_shop) -> None:  # type: ignore[no-untyped-def]
     shop = await make_shop(
         {
-            "payments": {"SHOPMESH_PAYMENTS_DECLINE_RATE": "0.3", "SHOPMESH_PAYMENTS_SEED": "7"},
+            "payments": {"SHOPMESH_PAYMENTS_DECLINE_RATE": "0.3", "SHOPMESH_PROVIDER_SEED": "7"},
             "notifications": {"SHOPMESH_RETRY_DELAYS": "0.5,1,2"},
             "order-history": {"SHOPMESH_RETRY_DELAYS": "0.5,1,2"},
         }

@@ -1,0 +1,1 @@
+"""Inventory adapters: the SQL behind products and reservations (asyncpg)."""

@@ -1,0 +1,1 @@
+"""Inventory HTTP entry points: routes, request/response schemas and dependencies."""

@@ -1,0 +1,1 @@
+"""Payments adapters: the simulated provider and the SQL behind charges (asyncpg)."""

@@ -1,0 +1,1 @@
+"""Payments HTTP entry points: routes, request/response schemas and dependencies."""

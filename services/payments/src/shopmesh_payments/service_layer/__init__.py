@@ -1,0 +1,1 @@
+"""Payments use cases: charge (with its Idempotency-Key), refund, read."""
