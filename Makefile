@@ -61,6 +61,17 @@ operator-stop: ## Stop the background operator
 demo: setup ## Cluster up, operator running, example Microservices applied, summary printed
 	@bash ci/demo.sh
 
+## --- the shop ------------------------------------------------------------
+.PHONY: shop-up shop-down shop-status demo-shop
+shop-up: stack-up ## Run the six shop services on 127.0.0.1:8101-8106 (logs in .shopmesh/shop)
+	@bash ci/stack/shop.sh up
+shop-down: ## Stop the shop services
+	@bash ci/stack/shop.sh down
+shop-status: ## Which shop services answer /health/ready
+	@bash ci/stack/shop.sh status
+demo-shop: shop-up ## An order's story: idempotent retry, a failing saga, the email, the read model
+	@.venv/bin/python ci/stack/shop_demo.py
+
 ## --- test ---------------------------------------------------------------
 .PHONY: test unit integration e2e lint fmt validate
 test: setup lint unit validate integration e2e ## Everything CI runs: lint, unit, validation, integration on the stack, e2e on the cluster
@@ -88,5 +99,5 @@ bench-shop: python stack-up ## Orders/s through the saga vs pgbench TPS; outbox 
 	$(STACK_ENV); .venv/bin/python bench/shop_orders.py
 
 .PHONY: clean
-clean: cluster-down stack-down ## Delete the cluster and local state (the tool cache stays)
+clean: cluster-down shop-down stack-down ## Delete the cluster and local state (the tool cache stays)
 	rm -rf .shopmesh .venv .pytest_cache .mypy_cache .ruff_cache
