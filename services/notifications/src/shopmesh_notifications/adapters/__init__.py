@@ -1,0 +1,1 @@
+"""Notifications' adapters: PostgreSQL (asyncpg) and SMTP (aiosmtplib)."""

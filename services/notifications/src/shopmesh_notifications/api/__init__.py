@@ -1,0 +1,1 @@
+"""Notifications' HTTP routes (support and tests; nothing calls them for business)."""

@@ -1,0 +1,1 @@
+"""Notifications' use cases: event handlers, delivery of pending emails and the sweeper."""

@@ -1,0 +1,1 @@
+"""Order history's adapters: the read model on PostgreSQL (asyncpg)."""

@@ -1,0 +1,1 @@
+"""Order history's HTTP routes: the "my orders" query."""

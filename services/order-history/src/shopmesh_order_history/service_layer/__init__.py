@@ -1,0 +1,1 @@
+"""Order history's use cases: project events into the view, answer "my orders"."""
