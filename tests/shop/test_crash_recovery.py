@@ -1,7 +1,10 @@
 """kill -9 orders mid-saga and the outbox relay mid-publish; restart; nothing is lost.
 
-orders runs with its relay disabled and two stand-alone relays beside it (one publishes,
-one stands by). Payments answers slowly so that sagas are mid-way when orders dies.
+orders runs with its relay disabled and stand-alone relays beside it (one publishes, one
+stands by). orders dies mid-saga with both relays; it restarts and finishes every saga while
+the outcome events wait in the outbox; a relay starts on that backlog and is killed while
+publishing (after its first confirmed batch); another relay finishes it. Payments answers
+slowly (1.5 s a charge) so that sagas are mid-way when orders dies.
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ async def test_kill_orders_and_relays_mid_flight(make_shop) -> None:  # type: ig
                 "SHOPMESH_RELAY_ENABLED": "false",
                 "SHOPMESH_LEASE_SECONDS": "3",
                 "SHOPMESH_RECOVERY_INTERVAL_SECONDS": "0.5",
+                "SHOPMESH_CALL_TIMEOUT_SECONDS": "4",
             },
             "payments": {
-                "SHOPMESH_PAYMENTS_LATENCY_MS": "300",
+                "SHOPMESH_PAYMENTS_LATENCY_MS": "1500",
                 "SHOPMESH_PAYMENTS_DECLINE_RATE": "0.3",
             },
             "notifications": {"SHOPMESH_RETRY_DELAYS": "0.5,1,2"},
@@ -57,21 +61,24 @@ async def test_kill_orders_and_relays_mid_flight(make_shop) -> None:  # type: ig
     assert all(a.status_code == 202 for a in answers), [a.text for a in answers][:3]
     order_ids = {a.json()["id"] for a in answers}
 
-    await asyncio.sleep(0.3)
-    for relay in relays:  # mid-publish: sagas are producing events right now
-        relay.kill()
     await asyncio.sleep(0.5)
-    shop.procs["orders"].kill()  # mid-saga
+    shop.procs["orders"].kill()  # mid-saga: charges take 1.5 s
+    for relay in relays:
+        relay.kill()
     statuses = await invariants.order_statuses(shop)
     in_flight = [o for o, s in statuses.items() if s not in ("CONFIRMED", "FAILED")]
     assert in_flight, "every saga had finished before the kill: the test proves nothing"
-    unsent = await _unsent(shop)
-    assert unsent > 0, "the relays had published everything before the kill"
 
-    shop.procs["orders"].start()
+    shop.procs["orders"].start()  # resumes the unfinished sagas once their leases run out
     shop.procs["orders"].wait_ready()
-    relays[0].start()
     await wait_finished(shop, order_ids)
+    unsent = await _unsent(shop)
+    assert unsent >= len(in_flight), "outcome events of resumed sagas are waiting in the outbox"
+
+    relays[0].start()  # and is killed while it publishes the backlog
+    await wait_until(lambda: _fewer_unsent(shop, unsent), within=30)
+    relays[0].kill()
+    relays[1].start()
     await wait_until(lambda: _all_sent(shop), within=60)
 
     last: AssertionError | None = None
@@ -93,6 +100,10 @@ async def _unsent(shop) -> int:  # type: ignore[no-untyped-def]
         return int(await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
     finally:
         await conn.close()
+
+
+async def _fewer_unsent(shop, than: int) -> bool:  # type: ignore[no-untyped-def]
+    return await _unsent(shop) < than
 
 
 async def _all_sent(shop) -> bool:  # type: ignore[no-untyped-def]
