@@ -22,8 +22,8 @@ PYTHON="$REPO_ROOT/.venv/bin/python"
 
 PG_PORT="${SHOPMESH_PG_PORT:-15432}"
 REDIS_PORT="${SHOPMESH_REDIS_PORT:-16379}"
-AMQP_PORT="${SHOPMESH_AMQP_PORT:-35672}"
-AMQP_DIST_PORT="${SHOPMESH_AMQP_DIST_PORT:-55672}"
+AMQP_PORT="${SHOPMESH_AMQP_PORT:-16672}"
+AMQP_DIST_PORT="${SHOPMESH_AMQP_DIST_PORT:-16680}"
 EPMD_PORT="${SHOPMESH_EPMD_PORT:-14369}"
 SMTP_PORT="${SHOPMESH_SMTP_PORT:-12525}"
 
@@ -49,7 +49,7 @@ RMQ_CONSOLE_LOG="$LOG_DIR/rabbitmq-console.log"
 RMQ_TIMEOUT="${SHOPMESH_AMQP_START_TIMEOUT:-120}"
 # The same environment for the server and for rabbitmqctl: node name, ports, and
 # every file RabbitMQ would otherwise look for under /etc, /var/lib or /var/log.
-# The CLI's own distribution ports default to 35672-35682 (our AMQP port), so they
+# The CLI's own distribution ports default to 35672-35682 (in the ephemeral range), so they
 # are moved next to the node's; Erlang distribution listens on loopback only.
 RMQ_ENV=(
   HOME="$RMQ_DIR/home"

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 POSTGRES_URL = os.environ.get(
     "SHOPMESH_POSTGRES_URL", "postgresql://shopmesh:shopmesh@127.0.0.1:15432"
 )
-AMQP_URL = os.environ.get("SHOPMESH_AMQP_URL", "amqp://shopmesh:shopmesh@127.0.0.1:35672/")
+AMQP_URL = os.environ.get("SHOPMESH_AMQP_URL", "amqp://shopmesh:shopmesh@127.0.0.1:16672/")
 REDIS_URL = os.environ.get("SHOPMESH_REDIS_URL", "redis://127.0.0.1:16379/0")
 LOG_DIR = REPO / ".shopmesh" / "logs" / "shop-tests"
 

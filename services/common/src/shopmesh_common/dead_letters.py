@@ -137,7 +137,7 @@ def admin_router(amqp_url: str, queues: list[str]) -> APIRouter:
 
 cli = typer.Typer(help="List, show and replay ShopMesh dead letters.", no_args_is_help=True)
 AmqpUrl = Annotated[str, typer.Option(envvar="SHOPMESH_AMQP_URL", help="RabbitMQ URL")]
-DEFAULT_AMQP = os.environ.get("SHOPMESH_AMQP_URL", "amqp://shopmesh:shopmesh@127.0.0.1:35672/")
+DEFAULT_AMQP = os.environ.get("SHOPMESH_AMQP_URL", "amqp://shopmesh:shopmesh@127.0.0.1:16672/")
 
 
 @cli.command("list")

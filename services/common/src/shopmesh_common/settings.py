@@ -19,7 +19,7 @@ class ServiceSettings(BaseSettings):
     postgres_url: str = "postgresql://shopmesh:shopmesh@127.0.0.1:15432"
     database: str = ""
     redis_url: str = "redis://127.0.0.1:16379/0"
-    amqp_url: str = "amqp://shopmesh:shopmesh@127.0.0.1:35672/"
+    amqp_url: str = "amqp://shopmesh:shopmesh@127.0.0.1:16672/"
     db_pool_size: int = 10
     run_migrations: bool = True
     relay_enabled: bool = True
