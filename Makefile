@@ -58,8 +58,9 @@ operator-start: python cluster-up ## Run the operator in the background (log in 
 	@bash ci/operator.sh start
 operator-stop: ## Stop the background operator
 	@bash ci/operator.sh stop
-demo: setup ## Cluster up, operator running, example Microservices applied, summary printed
+demo: setup ## The operator on the local cluster, then the shop on the local stack
 	@bash ci/demo.sh
+	@$(MAKE) --no-print-directory demo-shop
 
 ## --- the shop ------------------------------------------------------------
 .PHONY: shop-up shop-down shop-status demo-shop

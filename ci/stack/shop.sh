@@ -16,7 +16,7 @@ service_env() {
     SHOPMESH_USERS_URL=http://127.0.0.1:8101
 }
 
-healthy() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$1/health/ready"; }
+healthy() { curl -fs -o /dev/null --max-time 2 "http://127.0.0.1:$1/health/ready"; }
 
 cmd_up() {
   bash "$REPO_ROOT/ci/stack/stack.sh" status >/dev/null || die "the stack is not up: run make stack-up"
