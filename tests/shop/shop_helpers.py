@@ -11,8 +11,11 @@ import aio_pika
 import httpx
 from shop_processes import AMQP_URL, REPO, Shop
 
+from shopmesh_common.broker import ConsumerSpec
+
 MAILDIR = Path(os.environ.get("SHOPMESH_MAILDIR", REPO / ".shopmesh" / "stack" / "mail"))
 
+TEST_RETRY_DELAYS = (0.5, 1.0, 2.0)  # what the cross-service tests configure
 PRODUCTS = {f"p{n}": (f"Product {n}", 100 * n + 99) for n in range(1, 6)}
 
 
@@ -23,7 +26,14 @@ async def delete_queues(shop: Shop) -> None:
         channel = await connection.channel()
         for consumer in ("notifications", "order-history"):
             base = shop.queue(consumer)
-            for name in (base, f"{base}.dead", *(f"{base}.retry.{n}" for n in range(1, 6))):
+            names = {
+                name
+                for delays in (TEST_RETRY_DELAYS, (1.0, 5.0, 30.0))
+                for name in ConsumerSpec(
+                    queue=base, routing_keys=(), retry_delays=delays
+                ).all_queues
+            }
+            for name in names:
                 try:
                     await channel.queue_delete(name)
                 except Exception:

@@ -4,9 +4,9 @@ Topology per consumer (declared idempotently by `declare_topology`):
 - exchange `shop.events` (topic, durable): the outbox relays publish every event there;
 - `<queue>` (quorum, durable) bound to the consumer's routing keys; consumed with manual
   acks and a prefetch limit;
-- `<queue>.retry.<n>` (quorum, durable), one per retry delay: a message waits there for its
-  delay (`x-message-ttl`) and is dead-lettered back to `<queue>` through the default
-  exchange. Delays grow (1 s, 5 s, 30 s by default);
+- `<queue>.retry.<n>.<delay>ms` (quorum, durable), one per retry delay: a message waits
+  there for its delay (`x-message-ttl`) and is dead-lettered back to `<queue>` through the
+  default exchange. Delays grow (1 s, 5 s, 30 s by default);
 - `<queue>.dead` (quorum, durable): where a message is parked after the last retry, with
   the last error in its headers, until `dead_letters` replays it.
 
@@ -62,13 +62,24 @@ class ConsumerSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def retry_queue(self, attempt: int) -> str:
-        """The queue a message waits in before retry number `attempt` (1-based)."""
-        return f"{self.queue}.retry.{attempt}"
+        """The queue a message waits in before retry number `attempt` (1-based).
+
+        The delay is part of the name: a queue's TTL cannot change once declared, so a new
+        delay gets a new queue instead of a PRECONDITION_FAILED at start-up.
+        """
+        delay_ms = int(self.retry_delays[attempt - 1] * 1000)
+        return f"{self.queue}.retry.{attempt}.{delay_ms}ms"
 
     @property
     def dead_queue(self) -> str:
         """The dead-letter queue."""
         return f"{self.queue}.dead"
+
+    @property
+    def all_queues(self) -> tuple[str, ...]:
+        """Every queue this consumer declares (for clean-up)."""
+        retries = (self.retry_queue(n) for n in range(1, len(self.retry_delays) + 1))
+        return (self.queue, *retries, self.dead_queue)
 
 
 async def declare_topology(channel: AbstractChannel, spec: ConsumerSpec) -> AbstractQueue:

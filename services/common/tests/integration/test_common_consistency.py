@@ -215,7 +215,7 @@ async def test_poison_message_is_retried_then_parked_and_replayable() -> None:
                 await asyncio.sleep(0.05)
             assert len(attempts) == 4
             assert await count_dead_letters(STACK_AMQP_URL, queue_name) == 0
-            for name in (queue_name, spec.dead_queue, spec.retry_queue(1), spec.retry_queue(2)):
+            for name in spec.all_queues:
                 await channel.queue_delete(name)
     finally:
         task.cancel()

@@ -23,6 +23,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
+from shopmesh_common.broker import ConsumerSpec
 from shopmesh_common.events import EXCHANGE, Event
 from shopmesh_common.testing import STACK_AMQP_URL, STACK_POSTGRES_URL, app_client, fresh_database
 from shopmesh_notifications.main import create_app
@@ -74,9 +75,8 @@ async def queue() -> AsyncIterator[str]:
     connection = await aio_pika.connect(STACK_AMQP_URL)
     async with connection:
         channel = await connection.channel()
-        names = [name, f"{name}.dead"]
-        names += [f"{name}.retry.{n}" for n in range(1, len(RETRY_DELAYS) + 1)]
-        for queue_name in names:
+        spec = ConsumerSpec(queue=name, routing_keys=(), retry_delays=tuple(RETRY_DELAYS))
+        for queue_name in spec.all_queues:
             await channel.queue_delete(queue_name)
 
 
