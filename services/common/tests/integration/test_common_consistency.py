@@ -220,3 +220,87 @@ async def test_poison_message_is_retried_then_parked_and_replayable() -> None:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_traceparent_travels_from_outbox_to_consumer(db: Database) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("test")
+    service = f"t{uuid.uuid4().hex[:6]}"
+    spec = ConsumerSpec(queue=f"test-trace-{service}", routing_keys=(f"{service}.#",))
+    seen: list[int] = []
+
+    async def handler(_event: Event) -> None:
+        seen.append(trace.get_current_span().get_span_context().trace_id)
+
+    consumer = Consumer(service="test", amqp_url=STACK_AMQP_URL, spec=spec, handler=handler)
+    relay = OutboxRelay(service=service, database_url=db.url, amqp_url=STACK_AMQP_URL)
+    tasks = [asyncio.create_task(consumer.run()), asyncio.create_task(relay.run())]
+    try:
+        await asyncio.wait_for(consumer.ready.wait(), 10)
+        with tracer.start_as_current_span("place order") as span:
+            trace_id = span.get_span_context().trace_id
+            async with db.transaction() as conn:
+                event = Event(event_type=f"{service}.placed", aggregate_type="x", aggregate_id="1")
+                await add_event(conn, event, service=service)
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.05)
+        assert seen == [trace_id], "the consumer did not continue the producer's trace"
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        connection = await aio_pika.connect(STACK_AMQP_URL)
+        async with connection:
+            channel = await connection.channel()
+            for name in spec.all_queues:
+                await channel.queue_delete(name)
+
+
+async def test_dead_letter_cli_lists_shows_and_replays() -> None:
+    from typer.testing import CliRunner
+
+    from shopmesh_common.dead_letters import cli
+
+    queue_name = f"test-cli-{uuid.uuid4().hex[:8]}"
+    spec = ConsumerSpec(queue=queue_name, routing_keys=())
+    connection = await aio_pika.connect(STACK_AMQP_URL)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        from shopmesh_common.broker import declare_topology
+
+        await declare_topology(channel, spec)
+        parked = Event(event_type="x.y", aggregate_type="x", aggregate_id="1")
+        await channel.default_exchange.publish(
+            aio_pika.Message(
+                parked.model_dump_json().encode(),
+                message_id=str(parked.event_id),
+                type="x.y",
+                headers={"x-shopmesh-attempt": 4, "x-shopmesh-last-error": "ValueError: boom"},
+            ),
+            routing_key=spec.dead_queue,
+        )
+        runner = CliRunner()
+        args = ["--amqp-url", STACK_AMQP_URL]
+        listed = await asyncio.to_thread(runner.invoke, cli, ["list", queue_name, *args])
+        assert listed.exit_code == 0, listed.output
+        assert str(parked.event_id)[:8] in listed.output
+        shown = await asyncio.to_thread(
+            runner.invoke, cli, ["show", queue_name, str(parked.event_id), *args]
+        )
+        assert shown.exit_code == 0, shown.output
+        assert json.loads(shown.output)["last_error"] == "ValueError: boom"
+        missing = await asyncio.to_thread(runner.invoke, cli, ["show", queue_name, "nope", *args])
+        assert missing.exit_code == 1
+        replayed = await asyncio.to_thread(
+            runner.invoke, cli, ["replay", queue_name, "--id", str(parked.event_id), *args]
+        )
+        assert replayed.exit_code == 0, replayed.output
+        assert await count_dead_letters(STACK_AMQP_URL, queue_name) == 0
+        main = await channel.declare_queue(queue_name, passive=True)
+        assert main.declaration_result.message_count == 1
+        for name in spec.all_queues:
+            await channel.queue_delete(name)
