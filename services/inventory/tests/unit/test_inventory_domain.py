@@ -37,7 +37,7 @@ NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
         pytest.param(X, Action.COMMIT, Verdict.REFUSE, id="commit-released-409"),
         pytest.param(None, Action.RELEASE, Verdict.TOMBSTONE, id="release-unknown-tombstone"),
         pytest.param(R, Action.RELEASE, Verdict.APPLY, id="release-reserved"),
-        pytest.param(C, Action.RELEASE, Verdict.REFUSE, id="release-committed-409"),
+        pytest.param(C, Action.RELEASE, Verdict.APPLY, id="release-committed-restocks"),
         pytest.param(X, Action.RELEASE, Verdict.ALREADY, id="release-again-idempotent"),
         pytest.param(R, Action.EXPIRE, Verdict.APPLY, id="expire-reserved"),
         pytest.param(C, Action.EXPIRE, Verdict.ALREADY, id="expire-committed-noop"),
@@ -56,9 +56,14 @@ def test_transition_table_is_complete() -> None:
     assert set(TRANSITIONS) == {(s, a) for s in states for a in Action}
 
 
-def test_only_reserved_can_be_applied() -> None:
-    applied = {status for (status, _), verdict in TRANSITIONS.items() if verdict is Verdict.APPLY}
-    assert applied == {R}
+def test_only_reserved_moves_and_committed_only_back() -> None:
+    applied = {key for key, verdict in TRANSITIONS.items() if verdict is Verdict.APPLY}
+    assert applied == {
+        (R, Action.COMMIT),
+        (R, Action.RELEASE),
+        (R, Action.EXPIRE),
+        (C, Action.RELEASE),
+    }
 
 
 @pytest.mark.parametrize(
@@ -69,6 +74,7 @@ def test_only_reserved_can_be_applied() -> None:
         pytest.param(StockLevel(7, 3, 0), "release", 3, StockLevel(10, 0, 0), id="release"),
         pytest.param(StockLevel(7, 3, 0), "commit", 2, StockLevel(7, 1, 2), id="commit"),
         pytest.param(StockLevel(0, 5, 5), "commit", 5, StockLevel(0, 0, 10), id="commit-all"),
+        pytest.param(StockLevel(1, 2, 3), "unsell", 3, StockLevel(4, 2, 0), id="unsell"),
     ],
 )
 def test_stock_moves_keep_the_total(
@@ -85,6 +91,7 @@ def test_stock_moves_keep_the_total(
         pytest.param(StockLevel(2), "reserve", 3, id="reserve-more-than-available"),
         pytest.param(StockLevel(5, 1, 0), "release", 2, id="release-more-than-reserved"),
         pytest.param(StockLevel(5, 1, 0), "commit", 2, id="commit-more-than-reserved"),
+        pytest.param(StockLevel(5, 1, 1), "unsell", 2, id="unsell-more-than-sold"),
         pytest.param(StockLevel(5), "reserve", 0, id="zero-quantity"),
         pytest.param(StockLevel(5, 5), "release", -1, id="negative-quantity"),
     ],

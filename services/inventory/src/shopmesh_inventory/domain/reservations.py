@@ -1,4 +1,8 @@
-"""The reservation life cycle: RESERVED -> COMMITTED, RESERVED -> RELEASED, and nothing else.
+"""The reservation life cycle: RESERVED -> COMMITTED, RESERVED or COMMITTED -> RELEASED.
+
+Releasing a COMMITTED reservation puts its sold units back on the shelf: it is the saga's
+compensation when orders gave up on a commit whose answer was lost (the commit happened,
+orders never heard, refunded the charge and released), so stock follows the money.
 
 `decide` is the transition table for commit / release / expire (the saga's calls and the
 sweeper); `decide_reserve` judges a reserve for an order that may already have a
@@ -61,7 +65,7 @@ TRANSITIONS: Mapping[tuple[ReservationStatus | None, Action], Verdict] = {
     (ReservationStatus.RELEASED, Action.COMMIT): Verdict.REFUSE,
     (None, Action.RELEASE): Verdict.TOMBSTONE,
     (ReservationStatus.RESERVED, Action.RELEASE): Verdict.APPLY,
-    (ReservationStatus.COMMITTED, Action.RELEASE): Verdict.REFUSE,
+    (ReservationStatus.COMMITTED, Action.RELEASE): Verdict.APPLY,
     (ReservationStatus.RELEASED, Action.RELEASE): Verdict.ALREADY,
     (None, Action.EXPIRE): Verdict.MISSING,
     (ReservationStatus.RESERVED, Action.EXPIRE): Verdict.APPLY,
@@ -197,14 +201,21 @@ def plan_reservation(products: Mapping[str, Product], requested: Requested) -> P
 
 
 def move_stock(
-    levels: Mapping[str, StockLevel], lines: Iterable[Line], action: Action
+    levels: Mapping[str, StockLevel],
+    lines: Iterable[Line],
+    action: Action,
+    *,
+    sold: bool = False,
 ) -> dict[str, StockLevel]:
-    """The stock levels after committing (sold) or releasing/expiring (available) `lines`."""
+    """The stock levels after committing (sold) or releasing/expiring (available) `lines`;
+    `sold` lines (a COMMITTED reservation being released) go from sold back to available."""
     moved = dict(levels)
     for line in lines:
         level = moved[line.product_id]
         if action is Action.COMMIT:
             moved[line.product_id] = level.commit(line.quantity)
+        elif sold:
+            moved[line.product_id] = level.unsell(line.quantity)
         else:
             moved[line.product_id] = level.release(line.quantity)
     return moved

@@ -68,6 +68,13 @@ class StockLevel:
             raise StockError(f"cannot commit {quantity}: only {self.reserved} reserved")
         return StockLevel(self.available, self.reserved - quantity, self.sold + quantity)
 
+    def unsell(self, quantity: int) -> StockLevel:
+        """Put `quantity` sold units back on the shelf (a confirmed sale compensated)."""
+        _check_quantity(quantity)
+        if quantity > self.sold:
+            raise StockError(f"cannot unsell {quantity}: only {self.sold} sold")
+        return StockLevel(self.available + quantity, self.reserved, self.sold - quantity)
+
     def restock(self, available: int) -> StockLevel:
         """Set the available units (admin upsert); reserved and sold stay as they are."""
         return StockLevel(available, self.reserved, self.sold)

@@ -33,7 +33,7 @@ from ..domain.reservations import (
     move_stock,
     plan_reservation,
 )
-from ..domain.stock import OutOfStock
+from ..domain.stock import OutOfStock, StockLevel
 from ..metrics import Outcome, count
 
 
@@ -48,12 +48,15 @@ class Reserved:
 async def apply_action(
     conn: asyncpg.Connection, reservations: list[Reservation], action: Action
 ) -> list[Reservation]:
-    """Commit, release or expire locked RESERVED reservations: move their stock, set status."""
+    """Commit, release or expire locked reservations: move their stock, set status."""
     if not reservations:
         return []
     lines = [line for reservation in reservations for line in reservation.lines]
     products = await repo.lock_products(conn, [line.product_id for line in lines])
-    levels = move_stock({pid: p.stock for pid, p in products.items()}, lines, action)
+    levels: dict[str, StockLevel] = {pid: p.stock for pid, p in products.items()}
+    for reservation in reservations:
+        sold = reservation.status is ReservationStatus.COMMITTED
+        levels = move_stock(levels, reservation.lines, action, sold=sold)
     await repo.write_stock(conn, levels)
     return await repo.set_status(
         conn,
