@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
+from opentelemetry import propagate
 
 from ..domain.model import Order, OrderLine
 from ..domain.saga import SagaState, Status, Step
@@ -42,11 +43,15 @@ def _order(row: asyncpg.Record) -> Order:
 
 
 async def insert(conn: asyncpg.Connection, order: Order, *, lease: timedelta) -> None:
-    """Store a new order, leased to the runner that is about to start its saga."""
+    """Store a new order, leased to the runner that is about to start its saga, with the
+    W3C trace context it was placed in (a saga resumed after a crash continues that trace)."""
+    trace_context: dict[str, str] = {}
+    propagate.inject(trace_context)
     await conn.execute(
         """INSERT INTO orders (id, customer_id, status, reason, items, total_cents,
-                               compensations, step_deadline, version, lease_until)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now() + $10::interval)""",
+                               compensations, step_deadline, version, lease_until,
+                               trace_context)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now() + $10::interval, $11)""",
         order.id,
         order.customer_id,
         order.status.value,
@@ -57,7 +62,14 @@ async def insert(conn: asyncpg.Connection, order: Order, *, lease: timedelta) ->
         order.saga.step_deadline,
         order.saga.version,
         lease,
+        trace_context,
     )
+
+
+async def trace_context(conn: asyncpg.Connection, order_id: uuid.UUID) -> dict[str, str]:
+    """The W3C headers of the request that placed the order ({} if none)."""
+    value = await conn.fetchval("SELECT trace_context FROM orders WHERE id = $1", order_id)
+    return dict(value or {})
 
 
 async def get(conn: asyncpg.Connection, order_id: uuid.UUID) -> Order | None:

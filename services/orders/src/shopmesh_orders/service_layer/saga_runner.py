@@ -21,6 +21,8 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 from prometheus_client import Counter, Gauge
 
 from shopmesh_common.db import Database
@@ -75,12 +77,20 @@ class SagaRunner:
     async def _guarded(self, order_id: uuid.UUID) -> None:
         async with self._slots:
             SAGAS_RUNNING.labels(self._service).inc()
+            token = None
             try:
+                if not trace.get_current_span().get_span_context().is_valid:
+                    # Resumed by recovery (no request around): continue the order's trace.
+                    async with self._db.connection() as conn:
+                        carrier = await repository.trace_context(conn, order_id)
+                    token = otel_context.attach(propagate.extract(carrier))
                 await self.run(order_id)
             except Exception:
                 # The lease runs out and recovery retries it; nothing is lost.
                 log.exception("saga %s stopped; recovery will resume it", order_id)
             finally:
+                if token is not None:
+                    otel_context.detach(token)
                 SAGAS_RUNNING.labels(self._service).dec()
 
     async def run(self, order_id: uuid.UUID) -> None:
