@@ -1,6 +1,6 @@
 """Idempotent consumers: an inbox table keyed by (consumer, event id).
 
-A consumer calls `claim(conn, consumer, event)` inside the transaction that applies the
+A consumer calls `claim(conn, service, event)` inside the transaction that applies the
 event's effect. The first delivery inserts the row and returns True; a redelivery (broker
 retry, outbox re-publish after a relay crash) finds the row and returns False, so the
 caller skips the effect. Because the row and the effect commit together, there is no
@@ -21,15 +21,19 @@ DUPLICATES_DROPPED = Counter(
 )
 
 
-async def claim(conn: asyncpg.Connection, consumer: str, event: Event) -> bool:
-    """True when `event` is new for `consumer` (and now recorded), False for a duplicate."""
+async def claim(conn: asyncpg.Connection, service: str, event: Event) -> bool:
+    """True when `event` is new for `service` (and now recorded), False for a duplicate.
+
+    `service` is the consuming service's name: the inbox row's `consumer` column and the
+    `service` label of the duplicates metric.
+    """
     inserted = await conn.fetchval(
         """INSERT INTO inbox (consumer, event_id, event_type) VALUES ($1, $2, $3)
            ON CONFLICT DO NOTHING RETURNING true""",
-        consumer,
+        service,
         event.event_id,
         event.event_type,
     )
     if not inserted:
-        DUPLICATES_DROPPED.labels(consumer, event.event_type).inc()
+        DUPLICATES_DROPPED.labels(service, event.event_type).inc()
     return bool(inserted)

@@ -4,20 +4,29 @@
 head for the given service package, and drops it afterwards; `app_client(app)` runs a
 service app's lifespan and returns an httpx client bound to it in-process. Unit tests do
 not use this module.
+
+For the consumer services (notifications, order-history): `scratch_queue` names a queue of
+their own for one test and deletes it afterwards, `ready_app_client` waits until the app is
+ready (its consumer consumes), `publish_events` / `publish_raw` publish to shop.events like
+the outbox relays, and `eventually` polls a condition.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+import aio_pika
 import asyncpg
 import httpx
 from fastapi import FastAPI
 
+from .broker import ConsumerSpec
+from .events import EXCHANGE, Event
 from .migrate import upgrade
 
 STACK_POSTGRES_URL = os.environ.get(
@@ -53,3 +62,70 @@ async def app_client(
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             yield client
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 15) -> None:
+    """Poll `check` until it is true; fail (AssertionError) after `within` seconds."""
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within} s")
+        await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def ready_app_client(app: FastAPI, *, within: float = 30) -> AsyncIterator[httpx.AsyncClient]:
+    """`app_client(app)`, yielded once `/health/ready` answers 200 (consumers are consuming)."""
+    async with app_client(app) as client:
+
+        async def ready() -> bool:
+            return (await client.get("/health/ready")).status_code == 200
+
+        await eventually(ready, within=within)
+        yield client
+
+
+@asynccontextmanager
+async def scratch_queue(prefix: str, *, retry_delays: tuple[float, ...]) -> AsyncIterator[str]:
+    """A random consumer queue name; afterwards its queue, retry queues and dead-letter
+    queue are deleted, so parallel runs never share messages."""
+    name = f"{prefix}-test-{uuid.uuid4().hex[:10]}"
+    try:
+        yield name
+    finally:
+        connection = await aio_pika.connect(STACK_AMQP_URL)
+        async with connection:
+            channel = await connection.channel()
+            spec = ConsumerSpec(queue=name, routing_keys=(), retry_delays=retry_delays)
+            for queue_name in spec.all_queues:
+                await channel.queue_delete(queue_name)
+
+
+async def publish_raw(body: bytes, *, routing_key: str, message_id: str) -> None:
+    """Publish one message to shop.events with publisher confirms (also malformed ones)."""
+    await _publish([(body, routing_key, message_id)])
+
+
+async def publish_events(*events: Event) -> None:
+    """Publish `events` in order to shop.events the way the outbox relays do."""
+    await _publish([(e.model_dump_json().encode(), e.event_type, str(e.event_id)) for e in events])
+
+
+async def _publish(messages: list[tuple[bytes, str, str]]) -> None:
+    connection = await aio_pika.connect(STACK_AMQP_URL)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.declare_exchange(
+            EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        for body, routing_key, message_id in messages:
+            await exchange.publish(
+                aio_pika.Message(
+                    body=body,
+                    content_type="application/json",
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    message_id=message_id,
+                    type=routing_key,
+                ),
+                routing_key=routing_key,
+            )

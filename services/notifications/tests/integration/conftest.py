@@ -8,24 +8,27 @@ shared sink) and the app running in-process with tiny retry delays.
 
 from __future__ import annotations
 
-import asyncio
 import email
 import socket
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from email import policy
 from email.message import Message
 from typing import Any
 
-import aio_pika
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from shopmesh_common.broker import ConsumerSpec
-from shopmesh_common.events import EXCHANGE, Event
-from shopmesh_common.testing import STACK_AMQP_URL, STACK_POSTGRES_URL, app_client, fresh_database
+from shopmesh_common.testing import (
+    STACK_AMQP_URL,
+    STACK_POSTGRES_URL,
+    eventually,
+    fresh_database,
+    publish_events,
+    publish_raw,
+    ready_app_client,
+    scratch_queue,
+)
 from shopmesh_notifications.main import create_app
 from shopmesh_notifications.settings import Settings
 
@@ -70,14 +73,8 @@ def smtp() -> Any:
 
 @pytest.fixture
 async def queue() -> AsyncIterator[str]:
-    name = f"notifications-test-{uuid.uuid4().hex[:10]}"
-    yield name
-    connection = await aio_pika.connect(STACK_AMQP_URL)
-    async with connection:
-        channel = await connection.channel()
-        spec = ConsumerSpec(queue=name, routing_keys=(), retry_delays=tuple(RETRY_DELAYS))
-        for queue_name in spec.all_queues:
-            await channel.queue_delete(queue_name)
+    async with scratch_queue("notifications", retry_delays=RETRY_DELAYS) as name:
+        yield name
 
 
 @pytest.fixture
@@ -104,59 +101,15 @@ def settings(database: str, queue: str, smtp: RecordingHandler) -> Settings:
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with app_client(create_app(settings)) as http:
-        assert isinstance(http, httpx.AsyncClient)
-        await eventually(lambda: _ready(http), within=30)
+    async with ready_app_client(create_app(settings)) as http:
         yield http
-
-
-async def _ready(http: httpx.AsyncClient) -> bool:
-    return (await http.get("/health/ready")).status_code == 200
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 15) -> None:
-    """Poll `check` until it is true; fail the test after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {within} s")
-        await asyncio.sleep(0.05)
-
-
-async def publish_raw(body: bytes, *, routing_key: str, message_id: str) -> None:
-    """Publish a message to shop.events with publisher confirms."""
-    connection = await aio_pika.connect(STACK_AMQP_URL)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.declare_exchange(
-            EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        await exchange.publish(
-            aio_pika.Message(
-                body=body,
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                message_id=message_id,
-                type=routing_key,
-            ),
-            routing_key=routing_key,
-        )
-
-
-async def publish(event: Event) -> None:
-    """Publish `event` the way the outbox relay does (routing key = event type)."""
-    await publish_raw(
-        event.model_dump_json().encode(),
-        routing_key=event.event_type,
-        message_id=str(event.event_id),
-    )
 
 
 class Tools:
     """The helpers the tests use, handed out as one fixture."""
 
     eventually = staticmethod(eventually)
-    publish = staticmethod(publish)
+    publish = staticmethod(publish_events)
     publish_raw = staticmethod(publish_raw)
 
 

@@ -1,4 +1,8 @@
-"""Notifications' settings from the environment (SHOPMESH_ prefix)."""
+"""Notifications' own settings from the environment (SHOPMESH_ prefix).
+
+The shared consumer settings (queue, retry delays, prefetch) are tested with
+`shopmesh_common.consumers` in services/common/tests/unit/test_common_consumers.py.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,7 @@ from shopmesh_notifications.settings import Settings
 @pytest.mark.parametrize(
     ("env", "field", "expected"),
     [
-        pytest.param({}, "retry_delays", (1.0, 5.0, 30.0), id="default-delays"),
-        pytest.param({"SHOPMESH_RETRY_DELAYS": "0.2,0.4"}, "retry_delays", (0.2, 0.4), id="csv"),
-        pytest.param({"SHOPMESH_RETRY_DELAYS": "[1, 2]"}, "retry_delays", (1.0, 2.0), id="json"),
         pytest.param({}, "queue", "notifications", id="default-queue"),
-        pytest.param({"SHOPMESH_QUEUE": "n-2"}, "queue", "n-2", id="queue"),
         pytest.param({}, "smtp_port", 12525, id="default-smtp-port"),
         pytest.param({"SHOPMESH_SMTP_HOST": "mail.local"}, "smtp_host", "mail.local", id="host"),
         pytest.param({"SHOPMESH_SMTP_PORT": "2525"}, "smtp_port", 2525, id="port"),
@@ -31,7 +31,6 @@ def test_settings_from_environment(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], field: str, expected: object
 ) -> None:
     for name in (
-        "SHOPMESH_RETRY_DELAYS",
         "SHOPMESH_QUEUE",
         "SHOPMESH_SMTP_HOST",
         "SHOPMESH_SMTP_PORT",
@@ -47,9 +46,9 @@ def test_settings_from_environment(
 @pytest.mark.parametrize(
     "kwargs",
     [
-        pytest.param({"retry_delays": (1.0, 0.0)}, id="zero-delay"),
         pytest.param({"send_lease_seconds": 5, "smtp_timeout_seconds": 10}, id="lease-too-short"),
-        pytest.param({"prefetch": 0}, id="no-prefetch"),
+        pytest.param({"smtp_port": 0}, id="no-smtp-port"),
+        pytest.param({"queue": ""}, id="empty-queue"),
     ],
 )
 def test_invalid_settings(kwargs: dict[str, object]) -> None:

@@ -19,12 +19,13 @@ ITEMS = [{"product_id": "p-1", "quantity": 3, "unit_price_cents": 700}]
 
 
 def order_event(kind: str, order_id: str, customer_id: str, *, minutes: int = 0) -> Event:
-    sequence, data = {
+    cases: dict[str, tuple[int, dict[str, Any]]] = {
         "placed": (1, {"items": ITEMS, "total_cents": 2100, "status": "PENDING"}),
         "confirmed": (4, {"total_cents": 2100, "status": "CONFIRMED"}),
         "failed": (4, {"reason": "out_of_stock", "status": "FAILED"}),
         "failed-later": (5, {"reason": "payment_declined", "status": "FAILED"}),
-    }[kind]
+    }
+    sequence, data = cases[kind]
     return Event(
         event_type="order.failed" if kind.startswith("failed") else f"order.{kind}",
         aggregate_type="order",

@@ -1,4 +1,8 @@
-"""Order history's settings from the environment (SHOPMESH_ prefix)."""
+"""Order history's settings: its own queue and database by default.
+
+The shared consumer settings (queue, retry delays, prefetch) are tested with
+`shopmesh_common.consumers` in services/common/tests/unit/test_common_consumers.py.
+"""
 
 from __future__ import annotations
 
@@ -9,36 +13,28 @@ from shopmesh_order_history.settings import Settings
 
 
 @pytest.mark.parametrize(
-    ("env", "field", "expected"),
+    ("field", "expected"),
     [
-        pytest.param({}, "retry_delays", (1.0, 5.0, 30.0), id="default-delays"),
-        pytest.param({"SHOPMESH_RETRY_DELAYS": "0.2, 0.4"}, "retry_delays", (0.2, 0.4), id="csv"),
-        pytest.param({}, "queue", "order-history", id="default-queue"),
-        pytest.param({"SHOPMESH_PREFETCH": "4"}, "prefetch", 4, id="prefetch"),
+        pytest.param("queue", "order-history", id="default-queue"),
+        pytest.param("service_name", "order-history", id="service"),
         pytest.param(
-            {},
             "database_url",
             "postgresql://shopmesh:shopmesh@127.0.0.1:15432/order_history",
             id="db",
         ),
     ],
 )
-def test_settings_from_environment(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], field: str, expected: object
-) -> None:
+def test_default_settings(monkeypatch: pytest.MonkeyPatch, field: str, expected: object) -> None:
     for name in (
-        "SHOPMESH_RETRY_DELAYS",
         "SHOPMESH_QUEUE",
-        "SHOPMESH_PREFETCH",
+        "SHOPMESH_SERVICE_NAME",
         "SHOPMESH_POSTGRES_URL",
         "SHOPMESH_DATABASE",
     ):
         monkeypatch.delenv(name, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
     assert getattr(Settings(), field) == expected
 
 
-def test_negative_delay_is_refused() -> None:
+def test_empty_queue_is_refused() -> None:
     with pytest.raises(ValidationError):
-        Settings(retry_delays=(-1.0,))
+        Settings(queue="")

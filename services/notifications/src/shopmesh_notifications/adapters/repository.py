@@ -48,13 +48,13 @@ def _stored(row: asyncpg.Record) -> StoredEmail:
 class PostgresEventTransaction:
     """The statements of one event's unit of work, on one connection in a transaction."""
 
-    def __init__(self, conn: asyncpg.Connection, consumer: str) -> None:
+    def __init__(self, conn: asyncpg.Connection, service: str) -> None:
         self._conn = conn
-        self._consumer = consumer
+        self._service = service
 
     async def claim(self, event: Event) -> bool:
         """True the first time this consumer sees `event` (inbox)."""
-        return await inbox.claim(self._conn, self._consumer, event)
+        return await inbox.claim(self._conn, self._service, event)
 
     async def save_recipient(self, recipient: Recipient, *, seen_at: datetime) -> None:
         """Insert or update a recipient (an older event never overwrites a newer one)."""
@@ -105,15 +105,15 @@ class PostgresEventTransaction:
 class PostgresEmailStore:
     """`service_layer.ports.EmailStore` on the service's database."""
 
-    def __init__(self, db: Database, *, consumer: str) -> None:
+    def __init__(self, db: Database, *, service: str) -> None:
         self._db = db
-        self._consumer = consumer
+        self._service = service
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresEventTransaction]:
         """One event's unit of work."""
         async with self._db.transaction() as conn:
-            yield PostgresEventTransaction(conn, self._consumer)
+            yield PostgresEventTransaction(conn, self._service)
 
     async def lease(self, order_id: str, *, lease_seconds: float) -> StoredEmail | None:
         """Take the order's pending, unleased email for sending."""

@@ -82,13 +82,13 @@ def _view(row: asyncpg.Record) -> OrderView:
 class PostgresProjectionTransaction:
     """One event's statements, on one connection inside a transaction."""
 
-    def __init__(self, conn: asyncpg.Connection, consumer: str) -> None:
+    def __init__(self, conn: asyncpg.Connection, service: str) -> None:
         self._conn = conn
-        self._consumer = consumer
+        self._service = service
 
     async def claim(self, event: Event) -> bool:
         """True the first time the read model sees `event` (inbox)."""
-        return await inbox.claim(self._conn, self._consumer, event)
+        return await inbox.claim(self._conn, self._service, event)
 
     async def upsert_customer(self, customer: Customer) -> None:
         """Insert or update a customer; older data never overwrites newer."""
@@ -131,15 +131,15 @@ class PostgresProjectionTransaction:
 class PostgresReadModel:
     """`service_layer.ports.ReadModel` on the service's database."""
 
-    def __init__(self, db: Database, *, consumer: str) -> None:
+    def __init__(self, db: Database, *, service: str) -> None:
         self._db = db
-        self._consumer = consumer
+        self._service = service
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresProjectionTransaction]:
         """One event's unit of work."""
         async with self._db.transaction() as conn:
-            yield PostgresProjectionTransaction(conn, self._consumer)
+            yield PostgresProjectionTransaction(conn, self._service)
 
     async def customer(self, customer_id: str) -> Customer | None:
         """The customer, if known."""
