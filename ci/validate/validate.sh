@@ -5,6 +5,8 @@
 #                           schemas and the Istio, Prometheus Operator and ShopMesh CRDs.
 #                           Then istioctl validate and istioctl analyze (offline) on the
 #                           same files: Istio's own checks of the Istio objects.
+#                           Without FILE, also the PrometheusRule manifests/prometheus/shop-alerts.yaml
+#                           and ci/validate/observability.sh (alert rules, their tests, dashboards).
 # Used by `make validate` (part of `make test`) and tests/e2e/test_validation.py.
 source "$(dirname "${BASH_SOURCE[0]}")/../cluster/lib.sh"
 bash "$CLUSTER_DIR/build-binaries.sh"
@@ -26,7 +28,8 @@ if [ "$#" -eq 0 ]; then
   rendered="$STATE_DIR/rendered-examples.yaml"
   mkdir -p "$STATE_DIR"
   "$REPO_ROOT/.venv/bin/python" -m shopmesh_operator.render "$REPO_ROOT"/examples/microservices/*.yaml > "$rendered"
-  set -- "$rendered" "$REPO_ROOT"/examples/microservices/*.yaml
+  set -- "$rendered" "$REPO_ROOT"/examples/microservices/*.yaml "$REPO_ROOT"/manifests/prometheus/shop-alerts.yaml
+  bash "$REPO_ROOT/ci/validate/observability.sh"   # the alert rules and the dashboard
 fi
 "$KUBECONFORM_BIN/kubeconform" -strict -summary \
   -schema-location "$schemas/{{ .ResourceKind }}-{{ .Group }}-{{ .ResourceAPIVersion }}.json" "$@"

@@ -13,7 +13,9 @@ Topology per consumer (declared idempotently by `declare_topology`):
 A handler that raises makes the consumer publish a copy to the next retry queue (or to the
 dead-letter queue), with publisher confirms, and only then ack the original: a crash in
 between re-delivers it, it is never lost. The W3C `traceparent` travels in the message
-headers and is restored around the handler.
+headers: the handler runs inside a CONSUMER span `<queue> process`, a child of the
+publisher's context (or of aio-pika's instrumentation's `receive` span, which is itself
+that context's child), so one trace follows an event from the request that caused it.
 """
 
 from __future__ import annotations
@@ -29,12 +31,14 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from opentelemetry import context as otel_context
-from opentelemetry import propagate
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter
 
-from .events import EXCHANGE, Event
+from .events import Event, events_exchange
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 ATTEMPT_HEADER = "x-shopmesh-attempt"
 ERROR_HEADER = "x-shopmesh-last-error"
@@ -84,7 +88,9 @@ class ConsumerSpec:
 
 async def declare_topology(channel: AbstractChannel, spec: ConsumerSpec) -> AbstractQueue:
     """Declare exchange, queue, retry queues and dead-letter queue; returns the main queue."""
-    exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+    exchange = await channel.declare_exchange(
+        events_exchange(), aio_pika.ExchangeType.TOPIC, durable=True
+    )
     queue = await channel.declare_queue(spec.queue, durable=True, arguments=QUORUM)
     for key in spec.routing_keys:
         await queue.bind(exchange, routing_key=key)
@@ -113,6 +119,20 @@ def copy_message(message: AbstractIncomingMessage, headers: dict[str, Any]) -> a
         type=message.type,
         headers={**(message.headers or {}), **headers},
     )
+
+
+def message_context(message: AbstractIncomingMessage) -> otel_context.Context:
+    """The context a message's handler continues: the publisher's, from its headers.
+
+    aio-pika's instrumentation (when installed) already runs the callback inside a
+    `receive` span that continues the headers' trace; then that span is the parent.
+    """
+    published = propagate.extract(dict(message.headers or {}))
+    publisher = trace.get_current_span(published).get_span_context()
+    current = trace.get_current_span().get_span_context()
+    if current.is_valid and (not publisher.is_valid or current.trace_id == publisher.trace_id):
+        return otel_context.get_current()
+    return published
 
 
 class Consumer:
@@ -151,15 +171,29 @@ class Consumer:
             await asyncio.sleep(1.0)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        token = otel_context.attach(propagate.extract(dict(message.headers or {})))
+        token = otel_context.attach(message_context(message))
         try:
-            event = Event.model_validate_json(message.body)
-            await self._handler(event)
-        except Exception as exc:
-            await self._retry_or_park(message, exc)
-        else:
-            await message.ack()
-            EVENTS_CONSUMED.labels(self.service, self.spec.queue, "ok").inc()
+            with tracer.start_as_current_span(
+                f"{self.spec.queue} process",
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "rabbitmq",
+                    "messaging.operation": "process",
+                    "messaging.destination.name": self.spec.queue,
+                    "messaging.message.id": message.message_id or "",
+                    "messaging.rabbitmq.destination.routing_key": message.routing_key or "",
+                },
+            ) as span:
+                try:
+                    event = Event.model_validate_json(message.body)
+                    await self._handler(event)
+                except Exception as exc:
+                    span.record_exception(exc)
+                    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+                    await self._retry_or_park(message, exc)
+                else:
+                    await message.ack()
+                    EVENTS_CONSUMED.labels(self.service, self.spec.queue, "ok").inc()
         finally:
             otel_context.detach(token)
 

@@ -29,7 +29,7 @@ from .app import Background, ReadinessCheck
 from .app import create_app as create_service_app
 from .broker import Consumer, ConsumerSpec, Handler
 from .db import Database
-from .dead_letters import admin_router
+from .dead_letters import admin_router, watch_dead_letter_depth
 from .migrate import upgrade
 from .settings import ServiceSettings
 
@@ -89,6 +89,8 @@ def start_consumer(
         handler=handler,
     )
     background.start("consumer", consumer.run)
+    watch = (settings.service_name, settings.amqp_url, [settings.queue])
+    background.start("dead-letter-depth", lambda: watch_dead_letter_depth(*watch))
     return consumer
 
 

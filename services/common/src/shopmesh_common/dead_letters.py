@@ -5,23 +5,41 @@ routes (`admin_router`). Listing reads messages without acknowledging them and c
 channel, which hands every one back to the queue untouched. Replaying publishes a copy to
 the consumer's own queue with the attempt counter reset (publisher confirms) and only then
 acks the dead letter, so a replay interrupted half-way leaves the message parked, not lost.
+
+`watch_dead_letter_depth` keeps the gauge `shopmesh_dead_letters{service, queue}` (messages
+parked per consumer queue) up to date from a passive queue declare every interval; a consumer
+service runs it as a `Background` task next to its consumer. The broker reports the depth
+itself (passive declare, no message is touched), so every replica of a service reports the
+same number: alerts and dashboards take the `max` per queue, never the sum.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
 import aio_pika
 import typer
-from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
+from aio_pika.exceptions import ChannelNotFoundEntity
 from fastapi import APIRouter, Query
+from prometheus_client import Gauge
 
 from .broker import ATTEMPT_HEADER, DEAD_AT_HEADER, ERROR_HEADER, copy_message
 from .problems import Problem
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTERS = Gauge(
+    "shopmesh_dead_letters",
+    "Messages parked in a consumer queue's dead-letter queue (<queue>.dead)",
+    ["service", "queue"],
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,52 @@ async def count_dead_letters(amqp_url: str, queue: str) -> int:
         channel = await connection.channel()
         dead = await channel.declare_queue(f"{queue}.dead", passive=True)
         return int(dead.declaration_result.message_count or 0)
+
+
+async def read_dead_letter_depths(
+    connection: AbstractConnection, queues: Sequence[str]
+) -> dict[str, int]:
+    """Messages parked per consumer queue, by passive declare (nothing is consumed).
+
+    A dead-letter queue that does not exist yet (its consumer has not declared its topology)
+    counts as 0: nothing can be parked there. The broker closes a channel whose passive
+    declare fails, hence one channel per queue.
+    """
+    depths: dict[str, int] = {}
+    for queue in queues:
+        channel = await connection.channel()
+        try:
+            dead = await channel.declare_queue(f"{queue}.dead", passive=True)
+            depths[queue] = int(dead.declaration_result.message_count or 0)
+        except ChannelNotFoundEntity:
+            depths[queue] = 0
+        finally:
+            if not channel.is_closed:
+                await channel.close()
+    return depths
+
+
+async def watch_dead_letter_depth(
+    service: str, amqp_url: str, queues: Sequence[str], *, interval_seconds: float = 15.0
+) -> None:
+    """Set `shopmesh_dead_letters{service, queue}` for `queues` every interval, forever.
+
+    For `Background.start` (it returns only when cancelled). While the broker cannot be
+    reached, the gauge keeps its last value and the watch reconnects after an interval.
+    """
+    while True:
+        try:
+            connection = await aio_pika.connect(amqp_url)
+            async with connection:
+                while True:
+                    for queue, depth in (await read_dead_letter_depths(connection, queues)).items():
+                        DEAD_LETTERS.labels(service, queue).set(depth)
+                    await asyncio.sleep(interval_seconds)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("dead-letter depth of %s unknown, retrying: %s", ", ".join(queues), exc)
+        await asyncio.sleep(interval_seconds)
 
 
 async def replay_dead_letters(

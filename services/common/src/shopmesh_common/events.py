@@ -7,6 +7,7 @@ receives events out of order (retries, two relays during a take-over) can keep t
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,15 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 EXCHANGE = "shop.events"
+
+
+def events_exchange() -> str:
+    """The exchange events go through: SHOPMESH_EVENTS_EXCHANGE, else `shop.events`.
+
+    Read when a relay or consumer connects. Test runs set their own, so that two shops on
+    one broker (parallel test runs, the demo beside a test) never see each other's events.
+    """
+    return os.environ.get("SHOPMESH_EVENTS_EXCHANGE", EXCHANGE)
 
 
 class Event(BaseModel):

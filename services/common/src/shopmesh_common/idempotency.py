@@ -54,6 +54,11 @@ class Replay:
     body: Any
 
 
+def _scope_label(scope: str) -> str:
+    # "orders:<customer id>" -> "orders": one series per endpoint, not per customer.
+    return scope.split(":", 1)[0]
+
+
 def parse_key(value: str | None) -> str:
     """The key from the header value, or a 400 problem when missing or malformed."""
     if value is None or not value.strip():
@@ -163,7 +168,7 @@ class IdempotencyStore:
                 type_="idempotency-key-reused",
             )
         if decision is Decision.REPLAY:
-            IDEMPOTENT_REPLAYS.labels(self._service, scope).inc()
+            IDEMPOTENT_REPLAYS.labels(self._service, _scope_label(scope)).inc()
             return Replay(status=row["response_status"], body=row["response_body"])
         if decision is Decision.IN_PROGRESS:
             self._conflict(scope, 409)
@@ -184,7 +189,7 @@ class IdempotencyStore:
         return None
 
     def _conflict(self, scope: str, status: int) -> None:
-        IDEMPOTENCY_CONFLICTS.labels(self._service, scope, str(status)).inc()
+        IDEMPOTENCY_CONFLICTS.labels(self._service, _scope_label(scope), str(status)).inc()
 
     @staticmethod
     async def complete(

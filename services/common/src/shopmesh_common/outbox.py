@@ -10,6 +10,11 @@ channel with publisher confirms, and marks a row sent only after the broker ackn
 it. A crash between the ack and the mark re-publishes the event on restart: delivery is
 at least once, and every consumer deduplicates by event id (see `inbox`).
 
+`add_event` stores the W3C trace context of the transaction's caller with the event; the
+relay publishes each event inside that context (not its own), so the consumer continues
+the trace of the request that caused the event, even when the relay runs much later or
+in another process.
+
 Order per aggregate with several relays: each relay holds a dedicated connection and takes a
 session-level PostgreSQL advisory lock (`pg_try_advisory_lock`) named after the service
 before publishing anything. Only the holder publishes, in id order; the others stand by and
@@ -36,10 +41,11 @@ from typing import Any
 import aio_pika
 import asyncpg
 from aio_pika.abc import AbstractExchange
+from opentelemetry import context as otel_context
 from opentelemetry import propagate
 from prometheus_client import Counter, Gauge, Histogram
 
-from .events import EXCHANGE, Event
+from .events import Event, events_exchange
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +133,7 @@ class OutboxRelay:
             async with broker:
                 channel = await broker.channel(publisher_confirms=True)
                 exchange = await channel.declare_exchange(
-                    EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+                    events_exchange(), aio_pika.ExchangeType.TOPIC, durable=True
                 )
                 while True:
                     sent = await self.publish_batch(conn, exchange)
@@ -189,7 +195,13 @@ class OutboxRelay:
             type=row["event_type"],
             headers={**headers, "x-shopmesh-origin": self.service},
         )
-        await exchange.publish(message, routing_key=row["event_type"])
+        # Publish in the context of the request that wrote the event, not the relay's own:
+        # an instrumented publish injects its PRODUCER span, which then continues that trace.
+        token = otel_context.attach(propagate.extract(headers))
+        try:
+            await exchange.publish(message, routing_key=row["event_type"])
+        finally:
+            otel_context.detach(token)
 
 
 def main() -> None:
@@ -202,12 +214,14 @@ def main() -> None:
     import sys
 
     from .logs import configure_logging
+    from .telemetry import configure_telemetry
 
     if len(sys.argv) < 3:
         sys.exit("usage: python -m shopmesh_common.outbox <service> <database_url> [amqp_url]")
     service, database_url = sys.argv[1], sys.argv[2]
     amqp_url = sys.argv[3] if len(sys.argv) > 3 else os.environ["SHOPMESH_AMQP_URL"]
     configure_logging(f"{service}-relay")
+    configure_telemetry(f"{service}-relay")
     relay = OutboxRelay(service=service, database_url=database_url, amqp_url=amqp_url)
     asyncio.run(relay.run())
 

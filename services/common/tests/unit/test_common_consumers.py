@@ -140,7 +140,7 @@ def test_consumer_spec_is_the_configured_queue() -> None:
 @pytest.mark.parametrize(
     ("enabled", "started"),
     [
-        pytest.param(True, ["consumer"], id="enabled"),
+        pytest.param(True, ["consumer", "dead-letter-depth"], id="enabled"),
         pytest.param(False, [], id="disabled"),
     ],
 )

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from prometheus_client import Counter
+
 from shopmesh_common.db import Database
 from shopmesh_common.idempotency import IdempotencyStore, hash_request
 from shopmesh_common.outbox import add_event
@@ -21,6 +23,12 @@ from ..adapters import repository
 from ..domain.model import Order, OrderLine, placed_event
 from ..domain.saga import start
 from .saga_runner import SagaRunner
+
+ORDERS_PLACED = Counter(
+    "shopmesh_orders_placed_total",
+    "Orders created by POST /orders (answers replayed for a repeated Idempotency-Key excluded)",
+    ["service"],
+)
 
 
 @dataclass(frozen=True)
@@ -65,5 +73,6 @@ async def place_order(
     except BaseException:
         await keys.release(scope=scope, key=idempotency_key)
         raise
+    ORDERS_PLACED.labels(service).inc()
     runner.start(order.id)
     return Placed(status=202, body=body, replayed=False)

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The local stack's Prometheus: `prometheus.sh up|down|status`, called by ci/stack/stack.sh.
+# Debian's /usr/bin/prometheus (package prometheus; Debian's own service and
+# /etc/prometheus stay unused) as a plain process on 127.0.0.1:19090, no systemd:
+#   - configuration: ci/stack/prometheus.yml, written with this checkout's paths to
+#     .shopmesh/stack/prometheus/prometheus.yml; scrapes every 2 s;
+#   - targets: .shopmesh/stack/prometheus-targets/*.json (file_sd, re-read within 2 s):
+#     ci/stack/shop.sh and the shop tests register their processes by writing a file there;
+#   - rules: manifests/prometheus/rules/shop.rules.yaml, the shop's alerts (proves they load);
+#   - data: .shopmesh/stack/prometheus/data (2 days), log: .shopmesh/stack/logs/prometheus.log.
+#   up       start it, or, when it runs, rewrite the configuration and reload it (SIGHUP)
+#   down     stop it (the data stays; stack.sh down --purge deletes it with the stack)
+#   status   one line like stack.sh status's; exit 1 if it does not answer
+# Port: SHOPMESH_PROMETHEUS_PORT (19090). Binary: SHOPMESH_PROMETHEUS_BIN.
+source "$(dirname "${BASH_SOURCE[0]}")/../cluster/lib.sh"
+
+STACK_DIR="$STATE_DIR/stack"
+PROM_PORT="${SHOPMESH_PROMETHEUS_PORT:-19090}"
+PROM_BIN="${SHOPMESH_PROMETHEUS_BIN:-/usr/bin/prometheus}"
+PROM_DIR="$STACK_DIR/prometheus"
+PROM_CONFIG="$PROM_DIR/prometheus.yml"
+PROM_TARGETS="$STACK_DIR/prometheus-targets"
+PROM_RULES="$REPO_ROOT/manifests/prometheus/rules/shop.rules.yaml"
+PROM_PID="$STACK_DIR/run/prometheus.pid"
+PROM_LOG="$STACK_DIR/logs/prometheus.log"
+PROM_URL="http://127.0.0.1:$PROM_PORT"
+
+prom_pid() {
+  local pid
+  [ -s "$PROM_PID" ] || return 1
+  pid="$(tr -dc 0-9 < "$PROM_PID")"
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+prom_ready() { curl -fs -o /dev/null --max-time 2 "$PROM_URL/-/ready"; }
+
+# prom_write_config: the configuration with this checkout's paths, checked by promtool
+# (which also loads the rules) before Prometheus sees it.
+prom_write_config() {
+  mkdir -p "$PROM_DIR/data" "$PROM_TARGETS" "$(dirname "$PROM_PID")" "$(dirname "$PROM_LOG")"
+  sed -e "s|@RULES_FILE@|$PROM_RULES|" -e "s|@TARGETS_DIR@|$PROM_TARGETS|" \
+    -e "s|@LISTEN_ADDRESS@|127.0.0.1:$PROM_PORT|" "$REPO_ROOT/ci/stack/prometheus.yml" > "$PROM_CONFIG.new"
+  local promtool
+  promtool="$(dirname "$PROM_BIN")/promtool"
+  if [ -x "$promtool" ] && ! "$promtool" check config "$PROM_CONFIG.new" > "$PROM_DIR/check.log" 2>&1; then
+    cat "$PROM_DIR/check.log" >&2
+    die "the Prometheus configuration or the alert rules do not load ($PROM_RULES)"
+  fi
+  mv "$PROM_CONFIG.new" "$PROM_CONFIG"
+}
+
+prom_up() {
+  [ -x "$PROM_BIN" ] || die "Prometheus is not installed ($PROM_BIN); run: make setup (apt-get install prometheus)"
+  prom_write_config
+  local pid i
+  if pid="$(prom_pid)" && prom_ready; then
+    kill -HUP "$pid"
+    log "Prometheus is already running on 127.0.0.1:$PROM_PORT; configuration and rules reloaded"
+    return 0
+  fi
+  if [ -n "${pid:-}" ]; then
+    log "Prometheus (pid $pid) does not answer: restarting it"
+    kill "$pid" 2>/dev/null || true
+    for ((i = 0; i < 150; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$PROM_PID"
+  if (exec 3<>"/dev/tcp/127.0.0.1/$PROM_PORT") 2>/dev/null; then
+    die "port $PROM_PORT (for Prometheus) is already taken by another process; stop it or set SHOPMESH_PROMETHEUS_PORT to a free port"
+  fi
+  log "starting Prometheus on 127.0.0.1:$PROM_PORT (targets: $PROM_TARGETS/*.json)"
+  (cd "$PROM_DIR" && exec setsid nohup "$PROM_BIN" \
+    --config.file="$PROM_CONFIG" \
+    --storage.tsdb.path="$PROM_DIR/data" \
+    --storage.tsdb.retention.time=2d \
+    --web.listen-address="127.0.0.1:$PROM_PORT" \
+    >>"$PROM_LOG" 2>&1 </dev/null) &
+  echo $! > "$PROM_PID"
+  for ((i = 0; i < 300; i++)); do
+    prom_ready && return 0
+    prom_pid >/dev/null || break
+    sleep 0.2
+  done
+  tail -n 20 "$PROM_LOG" >&2
+  die "Prometheus did not become ready on 127.0.0.1:$PROM_PORT; full log: $PROM_LOG"
+}
+
+prom_down() {
+  local pid i
+  pid="$(prom_pid)" || { rm -f "$PROM_PID"; return 0; }
+  kill "$pid" 2>/dev/null || true
+  for ((i = 0; i < 150; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "Prometheus (pid $pid) did not stop in 30s: killing it"
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$PROM_PID"
+  log "Prometheus stopped"
+}
+
+prom_status() {
+  local state=down files
+  prom_pid >/dev/null && prom_ready && state=up
+  files=("$PROM_TARGETS"/*.json)
+  [ -e "${files[0]}" ] || files=()
+  printf '%-10s %-5s 127.0.0.1:%-6s %s\n' prometheus "$state" "$PROM_PORT" \
+    "scrapes $PROM_TARGETS/*.json (${#files[@]} files) every 2s; rules: manifests/prometheus/rules"
+  [ "$state" = up ]
+}
+
+case "${1:-}" in
+  up) prom_up ;;
+  down) prom_down ;;
+  status) prom_status ;;
+  *) die "usage: prometheus.sh up|down|status" ;;
+esac
