@@ -8,8 +8,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/cluster/lib.sh"
 UV_VERSION="${UV_VERSION:-0.13.8}"
 UV_HOME="$SHOPMESH_CACHE/uv-$UV_VERSION"
 # Debian packages the project needs beyond a stock machine with Go and Python;
-# the last three are the local stack's servers (ci/stack/stack.sh, make stack-up).
-DEBIAN_PACKAGES=(git ca-certificates postgresql-15 redis-server rabbitmq-server)
+# the last four are the local stack's servers (ci/stack/stack.sh, make stack-up);
+# prometheus also brings promtool, which make validate uses on the alert rules.
+DEBIAN_PACKAGES=(git ca-certificates postgresql-15 redis-server rabbitmq-server prometheus)
 # Debian's maintainer scripts start the services they install. The stack runs its
 # own servers on other ports, so while apt-get runs, a temporary policy-rc.d (only
 # if the machine has none) tells invoke-rc.d to start nothing. A system server that
@@ -45,8 +46,26 @@ ensure_debian_packages() {
   [ "$rc" = 0 ] || die "apt-get could not install ${missing[*]}"
 }
 
+# disable_debian_prometheus: Debian enables its own Prometheus (/etc/prometheus, :9090) and
+# the node exporter it recommends; the stack runs its own (ci/stack/prometheus.sh), so a
+# Prometheus this script installed is not left to start at the next boot.
+disable_debian_prometheus() {
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  command -v systemctl >/dev/null || return 0
+  $sudo systemctl disable --quiet prometheus.service prometheus-node-exporter.service 2>/dev/null || true
+  [ ! -d /run/systemd/system ] || $sudo systemctl stop prometheus.service prometheus-node-exporter.service 2>/dev/null || true
+}
+
+# `setup.sh --bench-tools`: only the load generator and the peer proxy of `make bench-gateway`.
+if [ "${1:-}" = "--bench-tools" ]; then
+  ensure_debian_packages nginx wrk
+  exit 0
+fi
+
 if command -v dpkg-query >/dev/null; then
+  had_prometheus="$(dpkg-query -W -f='${Status}' prometheus 2>/dev/null || true)"
   ensure_debian_packages "${DEBIAN_PACKAGES[@]}"
+  [[ "$had_prometheus" == *"install ok installed"* ]] || disable_debian_prometheus
   # Debian's own python3 needs python3-venv to make virtual environments.
   python3 -c 'import ensurepip' 2>/dev/null || ensure_debian_packages python3-venv
 fi
