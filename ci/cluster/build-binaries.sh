@@ -2,9 +2,11 @@
 # Builds every binary the local cluster needs from pinned Go modules into a cache
 # outside the repository ($SHOPMESH_CACHE/bin/<tool>-<version>), so a second run
 # takes seconds: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
-# kubectl, kwok, kwokctl, helm, kubeconform and istioctl. Each tool has its own wrapper
+# kubectl, kwok, kwokctl, helm, kubeconform, istioctl and jaeger (the local stack's
+# OpenTelemetry collector, ci/stack/collector.sh). Each tool has its own wrapper
 # module under ci/cluster/modules/ so dependency versions never mix.
-# Used by `make tools` (and so by cluster-up, demo and test).
+# Used by `make tools` (and so by cluster-up, demo and test). With arguments (module
+# names under ci/cluster/modules/), builds only those: ci/stack/collector.sh builds jaeger so.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 command -v go >/dev/null || die "Go is not installed; install Go >= 1.24 (e.g. apt-get install golang) and retry"
@@ -13,11 +15,14 @@ GO_MINOR="$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')"
 
 export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -trimpath" GOTOOLCHAIN=local
 
+ONLY=("$@")   # the modules asked for; none: all of them
+
 # build_into <dest-dir> <module-dir> <ldflags> <package>...
 # Builds into a temporary directory and renames it into place, so an
 # interrupted build never leaves a half-filled cache entry behind.
 build_into() {
   local dest="$1" module="$2" ldflags="$3"; shift 3
+  if [ "${#ONLY[@]}" -gt 0 ] && [[ " ${ONLY[*]} " != *" $module "* ]]; then return 0; fi
   if [ -f "$dest/.complete" ]; then return 0; fi
   log "building $(basename "$dest") (first time only; cached in $dest)"
   local tmp="$dest.tmp.$$"
@@ -48,7 +53,7 @@ k8s_version_ldflags() {
 mkdir -p "$BIN_ROOT"
 build_into "$ETCD_BIN" etcd "-s -w" go.etcd.io/etcd/server/v3
 # The main package's path ends in /v3, so go build names the binary "server".
-[ -x "$ETCD_BIN/etcd" ] || mv "$ETCD_BIN/server" "$ETCD_BIN/etcd"
+[ -x "$ETCD_BIN/etcd" ] || [ ! -e "$ETCD_BIN/server" ] || mv "$ETCD_BIN/server" "$ETCD_BIN/etcd"
 build_into "$K8S_BIN" kubernetes "$(k8s_version_ldflags)" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
@@ -57,3 +62,4 @@ build_into "$KWOK_BIN" kwok "-s -w" \
 build_into "$HELM_BIN" helm "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" helm.sh/helm/v3/cmd/helm
 build_into "$KUBECONFORM_BIN" kubeconform "-s -w" github.com/yannh/kubeconform/cmd/kubeconform
 build_into "$ISTIOCTL_BIN" istioctl "-s -w" istio.io/istio/istioctl/cmd/istioctl
+build_into "$JAEGER_BIN" jaeger "-s -w -X github.com/jaegertracing/jaeger/internal/version.latestVersion=$JAEGER_VERSION" github.com/jaegertracing/jaeger/cmd/jaeger

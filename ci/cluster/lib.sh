@@ -16,6 +16,7 @@ KWOK_BIN="$BIN_ROOT/kwok-$KWOK_VERSION"
 HELM_BIN="$BIN_ROOT/helm-$HELM_VERSION"
 KUBECONFORM_BIN="$BIN_ROOT/kubeconform-$KUBECONFORM_VERSION"
 ISTIOCTL_BIN="$BIN_ROOT/istioctl-$ISTIOCTL_VERSION"
+JAEGER_BIN="$BIN_ROOT/jaeger-$JAEGER_VERSION"
 CRD_DIR="$SHOPMESH_CACHE/crds/istio-$ISTIO_API_VERSION-promop-$PROMETHEUS_OPERATOR_VERSION"
 
 # Per-checkout runtime state (cluster data, kubeconfig, logs, pid files); gitignored.

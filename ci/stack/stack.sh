@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The local stack of real servers for the shop's integration tests and the demo:
 # `stack.sh up|down [--purge]|status|env`.
-# PostgreSQL 15, Redis, RabbitMQ and an SMTP sink (ci/stack/smtp_sink.py), each a
+# PostgreSQL 15, Redis, RabbitMQ, an SMTP sink (ci/stack/smtp_sink.py) and the
+# OpenTelemetry collector (Jaeger, ci/stack/collector.sh), each a
 # plain local process on 127.0.0.1 started from Debian's packages (no systemd, no
 # Docker), with data, logs and pid files under .shopmesh/stack/ in the checkout.
 #   up            start what is not running; harmless twice, repairs a half-started stack
@@ -10,7 +11,8 @@
 #   status        each server up or down, with its port (exit 1 if one is down)
 #   env           shell exports for the stack: eval "$(bash ci/stack/stack.sh env)"
 # Ports: SHOPMESH_PG_PORT, SHOPMESH_REDIS_PORT, SHOPMESH_AMQP_PORT,
-# SHOPMESH_AMQP_DIST_PORT, SHOPMESH_EPMD_PORT, SHOPMESH_SMTP_PORT.
+# SHOPMESH_AMQP_DIST_PORT, SHOPMESH_EPMD_PORT, SHOPMESH_SMTP_PORT, and the collector's
+# (SHOPMESH_OTLP_GRPC_PORT, SHOPMESH_OTLP_HTTP_PORT, SHOPMESH_JAEGER_PORT, SHOPMESH_JAEGER_GRPC_PORT).
 # Used by the Makefile (stack-up, stack-down, stack-status) and tests/stack/.
 source "$(dirname "${BASH_SOURCE[0]}")/../cluster/lib.sh"
 
@@ -28,7 +30,7 @@ EPMD_PORT="${SHOPMESH_EPMD_PORT:-14369}"
 SMTP_PORT="${SHOPMESH_SMTP_PORT:-12525}"
 
 PG_BIN="${SHOPMESH_PG_BIN:-/usr/lib/postgresql/15/bin}"
-PG_DATABASES=(users orders inventory payments notifications order_history)
+PG_DATABASES=(users orders inventory payments notifications order_history gateway)
 # PostgreSQL's files live in $STACK_DIR/postgres, or, when the postgres user (we run
 # as root) cannot traverse to the checkout (e.g. it sits under /root, mode 700), in
 # $PG_FALLBACK_BASE/<hash of STACK_DIR>/postgres with $STACK_DIR/postgres a symlink to it.
@@ -76,6 +78,9 @@ RMQ_ENV=(
 
 SMTP_PID="$RUN_DIR/smtp-sink.pid"
 SMTP_LOG="$LOG_DIR/smtp-sink.log"
+
+# The OpenTelemetry collector (Jaeger): collector_up, collector_down, collector_status.
+source "$(dirname "${BASH_SOURCE[0]}")/collector.sh"
 
 # --- helpers ------------------------------------------------------------------
 
@@ -417,7 +422,11 @@ print_env() {
     SHOPMESH_AMQP_URL "amqp://shopmesh:shopmesh@127.0.0.1:$AMQP_PORT/" \
     SHOPMESH_SMTP_HOST 127.0.0.1 \
     SHOPMESH_SMTP_PORT "$SMTP_PORT" \
-    SHOPMESH_MAILDIR "$MAIL_DIR"
+    SHOPMESH_MAILDIR "$MAIL_DIR" \
+    OTEL_EXPORTER_OTLP_ENDPOINT "http://127.0.0.1:$OTLP_HTTP_PORT" \
+    OTEL_EXPORTER_OTLP_PROTOCOL http/protobuf \
+    SHOPMESH_JAEGER_URL "http://127.0.0.1:$JAEGER_PORT" \
+    SHOPMESH_OTEL_LOG_FILE "$OTEL_LOG_FILE"
 }
 
 cmd_up() {
@@ -427,6 +436,8 @@ cmd_up() {
   redis_up
   rmq_up
   smtp_up
+  collector_up
+  bash "$REPO_ROOT/ci/stack/prometheus.sh" up
   print_env > "$STACK_DIR/env.sh"
   log "stack ready: PostgreSQL :$PG_PORT, Redis :$REDIS_PORT, RabbitMQ :$AMQP_PORT, SMTP :$SMTP_PORT (exports: $STACK_DIR/env.sh)"
 }
@@ -438,6 +449,8 @@ cmd_down() {
     "") ;;
     *) die "usage: stack.sh down [--purge]" ;;
   esac
+  bash "$REPO_ROOT/ci/stack/prometheus.sh" down
+  collector_down
   smtp_down
   rmq_down
   redis_down
@@ -463,6 +476,8 @@ cmd_status() {
     redis "$redis" "$REDIS_PORT" "appendonly no, data in $REDIS_DIR" \
     rabbitmq "$rmq" "$AMQP_PORT" "node $RMQ_NODE (epmd :$EPMD_PORT, distribution :$AMQP_DIST_PORT)" \
     smtp-sink "$smtp" "$SMTP_PORT" "Maildir $MAIL_DIR"
+  collector_status || down=1
+  bash "$REPO_ROOT/ci/stack/prometheus.sh" status || down=1
   for s in "$pg" "$redis" "$rmq" "$smtp"; do [ "$s" = up ] || down=1; done
   [ "$down" = 0 ] || { echo "(start it: make stack-up; logs in $LOG_DIR)"; exit 1; }
 }

@@ -2,9 +2,10 @@
 
 `create_app` returns an app with `/health/live` (the process answers), `/health/ready`
 (every readiness check passes: database, broker consumers, ...), `/metrics` (Prometheus)
-and RED metrics per route with the label names every service shares. Long-running work
-(outbox relay, consumers, saga recovery, sweepers) runs as `Background` tasks that start
-with the app and are cancelled when it stops.
+and RED metrics per route with the label names every service shares; every other route
+needs a service token when SHOPMESH_SERVICE_TOKEN_SECRET is set (service_auth).
+Long-running work (outbox relay, consumers, saga recovery, sweepers) runs as `Background`
+tasks that start with the app and are cancelled when it stops.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .problems import PROBLEM_JSON, install_problem_handlers
+from .service_auth import install_service_auth
+from .telemetry import install_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +116,7 @@ def create_app(
     """A service app with the shared health, metrics and error contract."""
     app = FastAPI(title=f"ShopMesh {service}", lifespan=lifespan)
     install_problem_handlers(app)
+    install_telemetry(app, service)
     for router in routers:
         app.include_router(router)
 
@@ -147,6 +151,7 @@ def create_app(
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    install_service_auth(app, service)
     app.add_middleware(MetricsMiddleware, service=service)
     return app
 
