@@ -7,6 +7,9 @@
 2. Outbox relay lag (commit of an event -> a consumer holds it) p50 / p99 at a steady
    event rate, next to the relay's fallback poll interval.
 
+Calls carry service tokens like the gateway's; tracing is on when the stack exports
+OTEL_EXPORTER_OTLP_ENDPOINT (set OTEL_SDK_DISABLED=true to measure without it).
+
 Run by `make bench-shop` (BENCH_ORDERS_SECONDS, BENCH_ORDERS_CLIENTS, BENCH_EVENT_RATE,
 BENCH_LAG_SECONDS). Needs `make stack-up`; starts the services itself on free ports.
 """
@@ -30,7 +33,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "shop"))
 
-from shop_helpers import PRODUCTS, delete_queues, seed, sign_up  # noqa: E402
+from shop_helpers import PRODUCTS, delete_queues, seed, service_client, sign_up  # noqa: E402
 from shop_processes import AMQP_URL, POSTGRES_URL, Shop  # noqa: E402
 
 from shopmesh_common.db import Database  # noqa: E402
@@ -103,9 +106,7 @@ async def confirmed_orders_per_second() -> tuple[float, int, int]:
 
         started = time.monotonic()
         limits = httpx.Limits(max_connections=ORDERS_CLIENTS)
-        async with httpx.AsyncClient(
-            base_url=shop.procs["orders"].url, timeout=60, limits=limits
-        ) as c:
+        async with service_client(shop, "orders", caller="gateway", timeout=60, limits=limits) as c:
             await asyncio.gather(*(client_loop(n, c) for n in range(ORDERS_CLIENTS)))
         conn = await asyncpg.connect(shop.database_url("orders"))
         try:

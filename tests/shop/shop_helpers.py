@@ -1,17 +1,20 @@
-"""Helpers of the cross-service tests and benchmarks: seed, sign up, wait, clean up."""
+"""Helpers of the cross-service tests and benchmarks: call a service with a service token,
+seed, sign up, wait, clean up."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import httpx
 from shop_processes import AMQP_URL, REPO, Shop
 
 from shopmesh_common.broker import ConsumerSpec
+from shopmesh_common.service_auth import HS256TokenSource, TokenSource
 
 MAILDIR = Path(os.environ.get("SHOPMESH_MAILDIR", REPO / ".shopmesh" / "stack" / "mail"))
 
@@ -19,8 +22,31 @@ TEST_RETRY_DELAYS = (0.5, 1.0, 2.0)  # what the cross-service tests configure
 PRODUCTS = {f"p{n}": (f"Product {n}", 100 * n + 99) for n in range(1, 6)}
 
 
+class ServiceTokenAuth(httpx.Auth):
+    """httpx auth: a fresh service token for `audience` on every request."""
+
+    def __init__(self, source: TokenSource, audience: str) -> None:
+        self.source = source
+        self.audience = audience
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        token = self.source.token_for(self.audience)
+        if token:
+            request.headers["Authorization"] = f"Bearer {token}"
+        yield request
+
+
+def service_client(shop: Shop, service: str, *, caller: str, **kwargs: Any) -> httpx.AsyncClient:
+    """A client of `service` that presents service tokens minted as `caller`: the tests use
+    the caller whose part they play ("gateway" for public routes, "admin" for seeding)."""
+    source = HS256TokenSource(shop.service_token_secret.encode(), caller=caller)
+    return httpx.AsyncClient(
+        base_url=shop.procs[service].url, auth=ServiceTokenAuth(source, service), **kwargs
+    )
+
+
 async def delete_queues(shop: Shop) -> None:
-    """Remove the run's consumer queues (and their retry and dead-letter queues)."""
+    """Remove the run's consumer queues (retry and dead-letter queues too) and its exchange."""
     connection = await aio_pika.connect(AMQP_URL)
     async with connection:
         channel = await connection.channel()
@@ -38,11 +64,12 @@ async def delete_queues(shop: Shop) -> None:
                     await channel.queue_delete(name)
                 except Exception:
                     channel = await connection.channel()
+        await channel.exchange_delete(shop.exchange)
 
 
 async def seed(shop: Shop, stock: int) -> dict[str, int]:
     """Stock every demo product with `stock` units; returns product -> stocked."""
-    async with httpx.AsyncClient(base_url=shop.procs["inventory"].url) as client:
+    async with service_client(shop, "inventory", caller="admin") as client:
         for pid, (name, price) in PRODUCTS.items():
             answer = await client.post(
                 "/admin/products",
@@ -54,7 +81,7 @@ async def seed(shop: Shop, stock: int) -> dict[str, int]:
 
 async def sign_up(shop: Shop, count: int) -> list[str]:
     """`count` new users; returns their ids."""
-    async with httpx.AsyncClient(base_url=shop.procs["users"].url, timeout=30) as client:
+    async with service_client(shop, "users", caller="gateway", timeout=30) as client:
         answers = await asyncio.gather(
             *(
                 client.post(

@@ -9,7 +9,9 @@ and started again, which is how the crash tests take orders and the relay down m
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -29,6 +31,13 @@ POSTGRES_URL = os.environ.get(
 AMQP_URL = os.environ.get("SHOPMESH_AMQP_URL", "amqp://shopmesh:shopmesh@127.0.0.1:16672/")
 REDIS_URL = os.environ.get("SHOPMESH_REDIS_URL", "redis://127.0.0.1:16379/0")
 LOG_DIR = REPO / ".shopmesh" / "logs" / "shop-tests"
+# The stack's Prometheus scrapes the targets listed in this directory (ci/stack/prometheus.yml).
+PROMETHEUS_TARGETS = (
+    Path(os.environ.get("SHOPMESH_STATE", REPO / ".shopmesh")) / "stack" / "prometheus-targets"
+)
+# The stack's OpenTelemetry collector (ci/stack/collector.sh); OTEL_SDK_DISABLED=true in
+# the caller's environment (passed through) turns export off.
+OTLP_ENDPOINT = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:14318")
 
 PACKAGES = {
     "users": "shopmesh_users",
@@ -37,7 +46,34 @@ PACKAGES = {
     "payments": "shopmesh_payments",
     "notifications": "shopmesh_notifications",
     "order-history": "shopmesh_order_history",
+    "gateway": "shopmesh_gateway",
 }
+
+
+# Who may call each service (SHOPMESH_ALLOWED_CALLERS), as recommended in services/README.md.
+# The tests present tokens as the caller they stand in for: "gateway" for the public routes,
+# "admin" for seeding (shop_helpers.service_client). No test-only caller is added here.
+ALLOWED_CALLERS = {
+    "users": "gateway,admin",
+    "orders": "gateway",
+    "inventory": "orders,gateway,admin",
+    "payments": "orders,admin",
+    "notifications": "gateway,admin",
+    "order-history": "gateway,admin",
+}
+EDGE_SERVICES = {"gateway"}  # public routes: they verify end-user JWTs, not service tokens
+
+
+def telemetry_env(process: str) -> dict[str, str]:
+    """The standard OTEL_* variables of one process: export to the collector under the
+    process's name, with short batch delays so that a test can read a trace back soon."""
+    return {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": OTLP_ENDPOINT,
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_SERVICE_NAME": process,
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+        "OTEL_BLRP_SCHEDULE_DELAY": "200",
+    }
 
 
 def free_port() -> int:
@@ -113,9 +149,15 @@ class Shop:
     procs: dict[str, Proc] = field(default_factory=dict)
     databases: dict[str, str] = field(default_factory=dict)
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    service_token_secret: str = field(default_factory=lambda: secrets.token_urlsafe(48))
 
     def database_url(self, service: str) -> str:
         return f"{POSTGRES_URL}/{self.databases[service]}"
+
+    @property
+    def exchange(self) -> str:
+        """This run's own events exchange: parallel shops never see each other's events."""
+        return f"shop.events.{self.run_id}"
 
     def queue(self, consumer: str) -> str:
         return f"{consumer}-{self.run_id}"
@@ -172,13 +214,20 @@ class Shop:
             "SHOPMESH_INVENTORY_URL": self.procs["inventory"].url,
             "SHOPMESH_PAYMENTS_URL": self.procs["payments"].url,
             "SHOPMESH_USERS_URL": self.procs["users"].url,
+            "SHOPMESH_ORDERS_URL": self.procs["orders"].url,  # the gateway's upstreams
+            "SHOPMESH_ORDER_HISTORY_URL": self.procs["order-history"].url,
             "SHOPMESH_LOG_LEVEL": "WARNING",
+            "SHOPMESH_SERVICE_TOKEN_SECRET": self.service_token_secret,
+            "SHOPMESH_EVENTS_EXCHANGE": self.exchange,
         }
         for name, proc in self.procs.items():
             proc.env = {
                 **base,
                 "SHOPMESH_DATABASE": self.databases[name],
                 "SHOPMESH_QUEUE": self.queue(name),
+                "SHOPMESH_ALLOWED_CALLERS": ALLOWED_CALLERS.get(name, ""),
+                "SHOPMESH_REQUIRE_SERVICE_TOKEN": str(name not in EDGE_SERVICES).lower(),
+                **telemetry_env(name),
                 **self.extra_env.get(name, {}),
             }
 
@@ -196,7 +245,11 @@ class Shop:
                     self.database_url(service),
                     AMQP_URL,
                 ],
-                env={"SHOPMESH_LOG_LEVEL": "WARNING"},
+                env={
+                    "SHOPMESH_LOG_LEVEL": "WARNING",
+                    "SHOPMESH_EVENTS_EXCHANGE": self.exchange,
+                    **telemetry_env(f"{service}-relay"),
+                },
             )
         return self.procs[name]
 
@@ -205,7 +258,26 @@ class Shop:
             self.procs[name].start()
         for name in names or tuple(PACKAGES):
             self.procs[name].wait_ready()
+        self.write_prometheus_targets()
 
     def stop(self) -> None:
+        self.prometheus_targets.unlink(missing_ok=True)
         for proc in self.procs.values():
             proc.stop()
+
+    @property
+    def prometheus_targets(self) -> Path:
+        """This shop's targets file for the stack's Prometheus; gone when the shop stops."""
+        return PROMETHEUS_TARGETS / f"shop-{self.run_id}.json"
+
+    def write_prometheus_targets(self) -> None:
+        """Have the stack's Prometheus scrape every started service, labelled shop=<run id>."""
+        groups = [
+            {"targets": [f"127.0.0.1:{p.port}"], "labels": {"shop": self.run_id, "process": name}}
+            for name, p in self.procs.items()
+            if p.port is not None and p.popen is not None
+        ]
+        PROMETHEUS_TARGETS.mkdir(parents=True, exist_ok=True)
+        partial = self.prometheus_targets.with_suffix(".partial")  # not *.json: never read half
+        partial.write_text(json.dumps(groups))
+        partial.replace(self.prometheus_targets)

@@ -13,10 +13,9 @@ import asyncio
 import uuid
 
 import asyncpg
-import httpx
 import invariants
 import pytest
-from shop_helpers import MAILDIR, seed, sign_up, wait_finished, wait_until
+from shop_helpers import MAILDIR, seed, service_client, sign_up, wait_finished, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +46,7 @@ async def test_kill_orders_and_relays_mid_flight(make_shop) -> None:  # type: ig
     stocked = await seed(shop, stock=60)
     users = await sign_up(shop, 8)
 
-    async with httpx.AsyncClient(base_url=shop.procs["orders"].url, timeout=30) as client:
+    async with service_client(shop, "orders", caller="gateway", timeout=30) as client:
         answers = await asyncio.gather(
             *(
                 client.post(

@@ -13,7 +13,7 @@ import uuid
 import httpx
 import invariants
 import pytest
-from shop_helpers import MAILDIR, PRODUCTS, seed, sign_up, wait_finished
+from shop_helpers import MAILDIR, PRODUCTS, seed, service_client, sign_up, wait_finished
 
 pytestmark = pytest.mark.integration
 
@@ -57,8 +57,8 @@ async def test_invariants_hold_under_failing_payments(make_shop) -> None:  # typ
         requests.append((users[n % len(users)], f"key-{uuid.uuid4()}", items))
 
     limits = httpx.Limits(max_connections=100)
-    async with httpx.AsyncClient(
-        base_url=shop.procs["orders"].url, timeout=30, limits=limits
+    async with service_client(
+        shop, "orders", caller="gateway", timeout=30, limits=limits
     ) as client:
         first = await asyncio.gather(*(place(client, u, k, i) for u, k, i in requests))
         # Retrying clients: the same key and body again, concurrently with everything else.

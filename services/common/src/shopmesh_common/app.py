@@ -116,6 +116,8 @@ def create_app(
     """A service app with the shared health, metrics and error contract."""
     app = FastAPI(title=f"ShopMesh {service}", lifespan=lifespan)
     install_problem_handlers(app)
+    # Service auth inside telemetry: a refused call still gets a trace id and an access line.
+    install_service_auth(app, service)
     install_telemetry(app, service)
     for router in routers:
         app.include_router(router)
@@ -151,7 +153,6 @@ def create_app(
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    install_service_auth(app, service)
     app.add_middleware(MetricsMiddleware, service=service)
     return app
 

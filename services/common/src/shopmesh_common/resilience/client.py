@@ -20,6 +20,9 @@ which is Resilience4j's recommended order, Retry(CircuitBreaker(Bulkhead(call)))
   call's deadline.
 - Fallback outermost: the stale answer stands in only once everything inside gave up.
 
+Every request also carries this service's token for the downstream (service_auth's
+TokenSource, audience = the downstream's name) when SHOPMESH_SERVICE_TOKEN_SECRET is set.
+
 A 5xx, a timeout or a connection failure is a breaker failure; a 4xx is a success
 (the caller's fault). 429 / 502 / 503 / 504 left after the last retry, and any error,
 raise DownstreamUnavailable unless a stale answer can stand in; every other answer,
@@ -75,6 +78,7 @@ from shopmesh_common.resilience.retry import (
     is_retryable_request,
 )
 from shopmesh_common.resilience.settings import DownstreamSettings
+from shopmesh_common.service_auth import TokenSource, token_source_from_env
 
 log = logging.getLogger(__name__)
 
@@ -103,13 +107,16 @@ class ResilientClient:
         service: str,
         session: aiohttp.ClientSession,
         redis: FallbackCache | None = None,
+        tokens: TokenSource | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        """`clock` (monotonic seconds) and `sleep` (the backoff) are there for tests."""
+        """`tokens` gives the service token for the downstream (None: send none).
+        `clock` (monotonic seconds) and `sleep` (the backoff) are there for tests."""
         self.settings = settings
         self.service = service
         self._session = session
+        self._tokens = tokens
         self._clock = clock
         self._sleep = sleep
         self._base_url = settings.base_url.rstrip("/")
@@ -137,7 +144,8 @@ class ResilientClient:
         timeout: float | None = None,  # noqa: ASYNC109  (per attempt, see below)
     ) -> DownstreamResponse:
         """`headers` are the caller's (say, Idempotency-Key) and go out as they are,
-        with the current W3C trace context added. `timeout` overrides the settings'
+        with this service's token for the downstream (unless `headers` carry their own
+        Authorization) and the current W3C trace context added. `timeout` overrides the settings'
         per-attempt timeout; it is not one for the whole call, which retries within
         the settings' deadline (so asyncio.timeout around this call would cut retries)."""
         method = method.upper()
@@ -180,6 +188,7 @@ class ResilientClient:
         attempt_seconds: float,
     ) -> DownstreamResponse:
         outgoing = dict(headers or {})
+        self._authorize(outgoing)
         inject(outgoing)
         url = f"{self._base_url}/{path.lstrip('/')}"
         request = _Outgoing(method=method, url=url, json=json, headers=outgoing, params=params)
@@ -253,6 +262,14 @@ class ResilientClient:
         self._record(failed=response.status >= 500, duration=self._clock() - started)
         return response
 
+    def _authorize(self, outgoing: dict[str, str]) -> None:
+        """One token for every attempt: it is fresh for at least half its life."""
+        if self._tokens is None or any(name.lower() == "authorization" for name in outgoing):
+            return
+        token = self._tokens.token_for(self.settings.name)
+        if token:
+            outgoing["Authorization"] = f"Bearer {token}"
+
     def _record(self, *, failed: bool, duration: float) -> None:
         if failed:
             self.breaker.record_failure(duration)
@@ -282,9 +299,13 @@ class ClientFactory:
         downstreams: Iterable[DownstreamSettings],
         *,
         redis: FallbackCache | None = None,
+        token_source: TokenSource | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
+        """`token_source` signs calls as `service` (service_auth); None builds one from
+        the environment, which is no tokens when SHOPMESH_SERVICE_TOKEN_SECRET is unset."""
+        tokens = token_source if token_source is not None else token_source_from_env(service)
         settings = tuple(downstreams)
         names = [each.name for each in settings]
         if len(set(names)) != len(names):
@@ -295,7 +316,13 @@ class ClientFactory:
         )
         self.clients: Mapping[str, ResilientClient] = {
             each.name: ResilientClient(
-                each, service=service, session=self._session, redis=redis, clock=clock, sleep=sleep
+                each,
+                service=service,
+                session=self._session,
+                redis=redis,
+                tokens=tokens,
+                clock=clock,
+                sleep=sleep,
             )
             for each in settings
         }
