@@ -1,54 +1,42 @@
-"""The upstream for bench/gateway_vs_nginx.py: a minimal ASGI app standing in for users
-(JWKS), orders (GET /orders/{id}) and inventory (GET /products), so that the gateway, nginx
-and a direct client are compared against the same fast upstream. Raw ASGI, not FastAPI:
-the upstream must not be the bottleneck of the comparison.
+"""The upstream for bench/gateway_vs_nginx.py: a minimal FastAPI app (what the shop's
+services are) standing in for users (JWKS), orders (GET /orders/{id}) and inventory
+(GET /products), so that the gateway, nginx and a direct client meet the same upstream.
 
 `python bench/bench_upstream.py <port> <jwks.json> <customer id>` (uvicorn, one worker).
 """
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import uvicorn
-
-Scope = dict[str, Any]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+from fastapi import FastAPI, Response
 
 
-def build(jwks: bytes, customer_id: str) -> Callable[..., Awaitable[None]]:
-    products = json.dumps([{"id": "p1", "name": "Mug", "price_cents": 1299, "stock": 5}]).encode()
-    headers = [(b"content-type", b"application/json")]
+def build(jwks: bytes, customer_id: str) -> FastAPI:
+    """What the shop's services look like to a proxy: a FastAPI app."""
+    app = FastAPI()
+    products = [{"id": "p1", "name": "Mug", "price_cents": 1299, "stock": 5}]
 
-    async def app(scope: Scope, _receive: Any, send: Send) -> None:
-        if scope["type"] != "http":
-            return
-        path: str = scope["path"]
-        if path == "/.well-known/jwks.json":
-            body = jwks
-        elif path.startswith("/orders/"):
-            order_id = path.rsplit("/", 1)[1]
-            body = json.dumps(
-                {
-                    "id": order_id,
-                    "customer_id": customer_id,
-                    "status": "CONFIRMED",
-                    "reason": None,
-                    "items": [],
-                    "total_cents": 2598,
-                }
-            ).encode()
-        elif path == "/products":
-            body = products
-        else:
-            await send({"type": "http.response.start", "status": 404, "headers": headers})
-            await send({"type": "http.response.body", "body": b"{}"})
-            return
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+    @app.get("/.well-known/jwks.json")
+    async def jwks_document() -> Response:
+        return Response(jwks, media_type="application/json")
+
+    @app.get("/orders/{order_id}")
+    async def order(order_id: str) -> dict[str, Any]:
+        return {
+            "id": order_id,
+            "customer_id": customer_id,
+            "status": "CONFIRMED",
+            "reason": None,
+            "items": [],
+            "total_cents": 2598,
+        }
+
+    @app.get("/products")
+    async def list_products() -> list[dict[str, Any]]:
+        return products
 
     return app
 
