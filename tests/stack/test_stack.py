@@ -26,7 +26,15 @@ from pamqp.commands import Basic
 pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DATABASES = ["users", "orders", "inventory", "payments", "notifications", "order_history", "gateway"]
+DATABASES = [
+    "users",
+    "orders",
+    "inventory",
+    "payments",
+    "notifications",
+    "order_history",
+    "gateway",
+]
 NAMES = [
     "SHOPMESH_POSTGRES_URL",
     "SHOPMESH_REDIS_URL",
