@@ -1,9 +1,12 @@
 """OpenTelemetry traces and logs for every service, exported over OTLP/HTTP.
 
-`install_telemetry(app, service)` is called by `app.create_app` for every service;
-`configure_telemetry(service)` is the process-wide half, also called by the stand-alone
-outbox relay (`python -m shopmesh_common.outbox`). The only contract is the standard
-OTEL_* environment variables (`ci/stack/stack.sh env` prints the local collector's):
+`instrument_app(app, service)` is called by `app.create_app` for every service (whose one
+middleware, app.ServiceMiddleware, also adds the X-Trace-Id header and the access line);
+`install_telemetry(app, service)` is the same plus those two as middlewares of their own,
+for an app not built by create_app; `configure_telemetry(service)` is the process-wide
+half, also called by the stand-alone outbox relay (`python -m shopmesh_common.outbox`).
+The only contract is the standard OTEL_* environment variables (`ci/stack/stack.sh env`
+prints the local collector's):
 
 - OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_{TRACES,LOGS}_ENDPOINT) turns export
   on; OTEL_TRACES_EXPORTER / OTEL_LOGS_EXPORTER=otlp turn it on with the default endpoint,
@@ -15,9 +18,10 @@ OTEL_* environment variables (`ci/stack/stack.sh env` prints the local collector
   shipped (OTEL_EXPORTER_OTLP_PROTOCOL=grpc is reported and ignored).
 
 What it sets up, once per process: a TracerProvider (BatchSpanProcessor, OTLP exporter),
-instrumentation of the aiohttp client (the resilience client's session), asyncpg and
-aio-pika, and a LoggerProvider whose handler on the root logger sends every log record
-(its body is the same JSON line as stdout, with the trace and span ids) to the collector.
+client spans of the resilience client (`resilience.trace_calls`), instrumentation of
+aiohttp's client (for any other use of it), asyncpg and aio-pika, and a LoggerProvider
+whose handler on the root logger sends every log record (its body is the same JSON line
+as stdout, with the trace and span ids) to the collector.
 Per app: FastAPI server spans (health probes and /metrics excluded), an `X-Trace-Id`
 response header (what a customer quotes to support), one access-log line per request,
 and a flush of both providers when the app stops.
@@ -56,11 +60,12 @@ from opentelemetry.trace import Link, SpanKind
 from opentelemetry.util.types import Attributes
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .logs import AccessLogMiddleware, json_formatter
+from .logs import ACCESS_LOG_SKIP, AccessLogMiddleware, json_formatter
 
 log = logging.getLogger(__name__)
 
 TRACE_ID_HEADER = "X-Trace-Id"
+_TRACE_ID_HEADER_NAME = TRACE_ID_HEADER.lower().encode()
 SUPPORTED_PROTOCOL = "http/protobuf"
 # Regexes (searched in the URL) the FastAPI instrumentation skips unless
 # OTEL_PYTHON_FASTAPI_EXCLUDED_URLS / OTEL_PYTHON_EXCLUDED_URLS say otherwise.
@@ -232,6 +237,9 @@ def _instrument_libraries(tracer_provider: TracerProvider) -> None:
     from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 
+    from .resilience import trace_calls
+
+    trace_calls(tracer_provider)
     AioHttpClientInstrumentor().instrument(tracer_provider=tracer_provider)
     AsyncPGInstrumentor().instrument(tracer_provider=tracer_provider)  # type: ignore[no-untyped-call]
     AioPikaInstrumentor().instrument(tracer_provider=tracer_provider)
@@ -282,8 +290,17 @@ def configure_telemetry(service: str) -> Telemetry | None:
         return _telemetry
 
 
+def trace_id_header() -> tuple[bytes, bytes] | None:
+    """The raw `x-trace-id: <32 hex>` header of the current trace, or None outside one."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return _TRACE_ID_HEADER_NAME, format(context.trace_id, "032x").encode()
+
+
 class TraceIdHeaderMiddleware:
-    """Adds `X-Trace-Id: <32 hex>` to every response served inside a trace."""
+    """Adds `X-Trace-Id: <32 hex>` to every response served inside a trace (create_app's
+    apps get it from app.ServiceMiddleware instead)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -295,12 +312,9 @@ class TraceIdHeaderMiddleware:
 
         async def send_with_trace_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                context = trace.get_current_span().get_span_context()
-                if context.is_valid:
-                    headers = list(message.get("headers", []))
-                    trace_id = format(context.trace_id, "032x").encode()
-                    headers.append((TRACE_ID_HEADER.lower().encode(), trace_id))
-                    message = {**message, "headers": headers}
+                header = trace_id_header()
+                if header is not None:
+                    message = {**message, "headers": [*message.get("headers", ()), header]}
             await send(message)
 
         await self.app(scope, receive, send_with_trace_id)
@@ -332,8 +346,14 @@ def _excluded_urls() -> str | None:
 
 def install_telemetry(app: FastAPI, service: str) -> None:
     """Trace ids on responses and access logs always; spans and log export when configured."""
-    app.add_middleware(AccessLogMiddleware, skip=("/health/live", "/health/ready", "/metrics"))
+    app.add_middleware(AccessLogMiddleware, skip=ACCESS_LOG_SKIP)
     app.add_middleware(TraceIdHeaderMiddleware)
+    instrument_app(app, service)
+
+
+def instrument_app(app: FastAPI, service: str) -> None:
+    """Server spans (FastAPI instrumentation), and the export of spans and log records, when
+    the OTEL_* variables turn them on; the last ones are flushed when the app stops."""
     telemetry = configure_telemetry(service)
     if telemetry is None or telemetry.tracer_provider is None:
         if telemetry is not None:

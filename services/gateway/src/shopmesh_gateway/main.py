@@ -3,12 +3,13 @@
 Start-up: create the `gateway` database if missing and migrate it (when
 SHOPMESH_RUN_MIGRATIONS), open the pool, connect Redis (lazily: a Redis that is down
 does not stop the gateway, see service_layer.rate_limiting), build one resilient client
-per service on one aiohttp session, and wire the JWKS cache, the verified-token cache,
+per service (shopmesh_common.resilience), and wire the JWKS cache, the verified-token cache,
 API keys, the rate limiter and the composition. Readiness is the database (API keys);
 neither Redis nor users is a readiness condition: both have a defined degraded mode.
 
 Middleware, outermost first: EdgeMiddleware (request id, security headers), CORS (only
-with an allow-list), then create_app's metrics and problem handlers.
+with an allow-list), then create_app's (metrics, trace id, access line), then the
+RouteDispatcher, which runs the public routes without FastAPI's router (api.dispatch).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from shopmesh_common.app import create_app as create_service_app
@@ -36,6 +38,7 @@ from .adapters.rate_limiter import RedisRateLimiter, RespRateLimiter
 from .adapters.resp import Endpoint, RespClient
 from .adapters.token_cache import TokenCache
 from .api import admin, routes
+from .api.dispatch import RouteDispatcher
 from .api.edge import EdgeMiddleware
 from .api.pipeline import Gateway
 from .domain.routes import JWKS, USER_ORDERS, with_timeouts
@@ -223,6 +226,7 @@ def build_app(
         lifespan=lifespan,
         routers=[routes.router, admin.router],
         readiness=lambda app: [app.state.db.ping],
+        inner_middleware=[Middleware(RouteDispatcher, routes=routes.router.routes)],
     )
     if settings.cors_origins:
         app.add_middleware(

@@ -116,6 +116,42 @@ async def test_a_caller_that_gave_up_does_not_shift_the_replies() -> None:
         third.result()
 
 
+@pytest.mark.parametrize(
+    ("deadlines", "replies", "outcomes"),
+    [
+        pytest.param(
+            (0.05, 0.5), b"", ["timeout", "waiting"], id="only the command past its deadline"
+        ),
+        pytest.param(
+            (0.05, 0.5), b"$1\r\na\r\n$1\r\nb\r\n", ["timeout", b"b"],
+            id="its late reply is dropped in turn",
+        ),
+        pytest.param((0.05, 0.06), b"", ["timeout", "timeout"], id="both"),
+        pytest.param((None, 0.05), b"", ["waiting", "timeout"], id="no deadline: waits"),
+    ],
+)  # fmt: skip
+async def test_replies_that_do_not_come_in_time(
+    deadlines: tuple[float | None, float], replies: bytes, outcomes: list[object]
+) -> None:
+    protocol, _ = await connected()
+    now = asyncio.get_running_loop().time()
+    futures = [
+        protocol.send(encode(("GET", key)), None if after is None else now + after)
+        for key, after in zip("ab", deadlines, strict=True)
+    ]
+    await asyncio.sleep(0.15)
+    protocol.data_received(replies)
+
+    def outcome(future: asyncio.Future[object]) -> object:
+        if not future.done():
+            return "waiting"
+        if isinstance(future.exception(), TimeoutError):
+            return "timeout"
+        return future.result()
+
+    assert [outcome(f) for f in futures] == outcomes
+
+
 async def test_a_lost_connection_fails_everyone_waiting() -> None:
     protocol, _ = await connected()
     waiting = [protocol.send(encode(("PING",))) for _ in range(2)]

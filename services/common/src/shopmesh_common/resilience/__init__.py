@@ -27,6 +27,7 @@ from shopmesh_common.resilience.retry import (
     is_transient,
 )
 from shopmesh_common.resilience.settings import DownstreamSettings
+from shopmesh_common.resilience.tracing import trace_calls
 
 __all__ = [
     "STALE_HEADER",
@@ -46,4 +47,5 @@ __all__ = [
     "fallback_key",
     "is_retryable_request",
     "is_transient",
+    "trace_calls",
 ]

@@ -1,5 +1,5 @@
 """The one way a ShopMesh service calls another over HTTP: ClientFactory builds one
-ResilientClient per downstream, all on one shared aiohttp session.
+ResilientClient per downstream, each with its own keep-alive connections (http1.py).
 
 Every call goes through, outermost first:
 
@@ -28,11 +28,13 @@ A 5xx, a timeout or a connection failure is a breaker failure; a 4xx is a succes
 raise DownstreamUnavailable unless a stale answer can stand in; every other answer,
 500 included, is returned as it is.
 
-aiohttp rather than httpx: the DESIGN measured a FastAPI proxy at about 5,500 requests/s
-with an aiohttp.ClientSession against about 600 with an httpx.AsyncClient (10x).
-One session per service shares one connection pool, sized to the sum of the bulkheads
-so that the pool never becomes a hidden second bulkhead. Create the factory inside the
-running event loop (the app's lifespan) and close it there.
+The HTTP call is http1.ConnectionPool's, not aiohttp's or httpx's: the DESIGN measured a
+FastAPI proxy at about 5,500 requests/s with an aiohttp.ClientSession against about 600
+with an httpx.AsyncClient (10x), and the gateway later measured aiohttp's own cost at
+twice that of the small client in http1.py (see there). Each downstream's pool has no
+limit of its own: the bulkhead bounds the connections in use, so the pool never becomes
+a hidden second bulkhead. Create the factory in the app's lifespan and close it there.
+With traces exported, every attempt is a CLIENT span (tracing.py).
 """
 
 from __future__ import annotations
@@ -42,10 +44,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from json import dumps as dump_json
 
-import aiohttp
 from opentelemetry.propagate import inject
 
+from shopmesh_common.resilience import tracing
 from shopmesh_common.resilience.breaker import (
     BreakerState,
     CallNotPermitted,
@@ -59,11 +62,18 @@ from shopmesh_common.resilience.fallback import (
     fallback_key,
     is_storable,
 )
+from shopmesh_common.resilience.http1 import (
+    BadResponse,
+    ConnectFailed,
+    ConnectionPool,
+    Disconnected,
+    Truncated,
+    request_target,
+)
 from shopmesh_common.resilience.metrics import (
+    DownstreamMetrics,
     Outcome,
-    count_request,
     export_breaker_state,
-    observe_duration,
     set_breaker_state,
 )
 from shopmesh_common.resilience.response import (
@@ -74,7 +84,7 @@ from shopmesh_common.resilience.response import (
 from shopmesh_common.resilience.retry import (
     TRANSIENT_STATUSES,
     TransientStatus,
-    build_retrying,
+    call_with_retries,
     is_retryable_request,
 )
 from shopmesh_common.resilience.settings import DownstreamSettings
@@ -86,15 +96,14 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class _Outgoing:
     """One request as every attempt sends it."""
 
     method: str
-    url: str
-    json: object
+    target: str  # path and query
+    body: bytes | None
     headers: Mapping[str, str]
-    params: Params | None
 
 
 class ResilientClient:
@@ -105,7 +114,6 @@ class ResilientClient:
         settings: DownstreamSettings,
         *,
         service: str,
-        session: aiohttp.ClientSession,
         redis: FallbackCache | None = None,
         tokens: TokenSource | None = None,
         clock: Clock = time.monotonic,
@@ -115,11 +123,12 @@ class ResilientClient:
         `clock` (monotonic seconds) and `sleep` (the backoff) are there for tests."""
         self.settings = settings
         self.service = service
-        self._session = session
+        self._pool = ConnectionPool(settings.base_url)
         self._tokens = tokens
         self._clock = clock
         self._sleep = sleep
-        self._base_url = settings.base_url.rstrip("/")
+        self._policy = settings.retry_policy
+        self._metrics = DownstreamMetrics(service, settings.name)
         self.breaker = CircuitBreaker(settings.name, settings.breaker, clock=clock)
         self.breaker.add_listener(export_breaker_state(service, settings.name))
         self.breaker.add_listener(self._log_transition)
@@ -187,33 +196,39 @@ class ResilientClient:
         params: Params | None,
         attempt_seconds: float,
     ) -> DownstreamResponse:
-        outgoing = dict(headers or {})
+        outgoing = dict(headers) if headers else {}
         self._authorize(outgoing)
         inject(outgoing)
-        url = f"{self._base_url}/{path.lstrip('/')}"
-        request = _Outgoing(method=method, url=url, json=json, headers=outgoing, params=params)
-        policy = self.settings.retry_policy
+        body = None
+        if json is not None:
+            body = dump_json(json).encode()
+            if not any(name.lower() == "content-type" for name in outgoing):
+                outgoing["Content-Type"] = "application/json"
+        request = _Outgoing(
+            method=method, target=request_target(path, params), body=body, headers=outgoing
+        )
+        policy = self._policy
         deadline = self._clock() + policy.deadline_seconds
 
         async def attempt() -> DownstreamResponse:
             remaining = deadline - self._clock()
-            if remaining <= 0:  # overslept the backoff; aiohttp takes total <= 0 as no limit
+            if remaining <= 0:  # overslept the backoff
                 raise TimeoutError
             return await self._attempt(request, min(attempt_seconds, remaining))
 
-        retrying = build_retrying(
-            policy,
-            retryable=is_retryable_request(method, outgoing),
-            deadline=deadline,
-            attempt_seconds=attempt_seconds,
-            clock=self._clock,
-            sleep=self._sleep,
-        )
         try:
-            response: DownstreamResponse = await retrying(attempt)
+            response = await call_with_retries(
+                attempt,
+                policy,
+                retryable=is_retryable_request(method, outgoing),
+                deadline=deadline,
+                attempt_seconds=attempt_seconds,
+                clock=self._clock,
+                sleep=self._sleep,
+            )
         except (CallNotPermitted, BulkheadFull, TransientStatus, TimeoutError) as error:
             raise self._unavailable(error) from error
-        except aiohttp.ClientError as error:
+        except (ConnectionError, BadResponse) as error:
             raise self._unavailable(error) from error
         return response
 
@@ -224,12 +239,15 @@ class ResilientClient:
             self._count("rejected")
             raise
         try:
-            async with self.bulkhead.slot():
-                response = await self._send_recorded(request, attempt_seconds)
+            await self.bulkhead.acquire()
         except BulkheadFull:
             self.breaker.release_permission()
             self._count("rejected")
             raise
+        try:
+            response = await self._send_recorded(request, attempt_seconds)
+        finally:
+            self.bulkhead.release()
         if response.status in TRANSIENT_STATUSES:
             raise TransientStatus(response)
         return response
@@ -240,16 +258,26 @@ class ResilientClient:
         """Send, and tell the breaker and the metrics how it went."""
         started = self._clock()
         try:
-            async with self._session.request(
-                request.method,
-                request.url,
-                json=request.json,
-                headers=request.headers,
-                params=request.params,
-                timeout=aiohttp.ClientTimeout(total=attempt_seconds),
-            ) as raw:
-                body = await raw.read()
-        except (aiohttp.ClientError, TimeoutError):
+            active = tracing.tracer
+            if active is None:
+                raw = await self._pool.request(
+                    request.method,
+                    request.target,
+                    headers=request.headers,
+                    body=request.body,
+                    timeout=attempt_seconds,
+                )
+            else:
+                raw = await tracing.send_traced(
+                    active,
+                    self._pool,
+                    request.method,
+                    request.target,
+                    headers=request.headers,
+                    body=request.body,
+                    seconds=attempt_seconds,
+                )
+        except (ConnectionError, BadResponse, TimeoutError):
             self._record(failed=True, duration=self._clock() - started)
             raise
         except BaseException:
@@ -257,10 +285,14 @@ class ResilientClient:
             self.breaker.release_permission()
             raise
         response = DownstreamResponse(
-            status=raw.status, headers=decoded_headers(raw.headers), body=body
+            status=raw.status, headers=decoded_headers(raw.headers), body=raw.body
         )
         self._record(failed=response.status >= 500, duration=self._clock() - started)
         return response
+
+    def close(self) -> None:
+        """Close the idle connections (ClientFactory.close)."""
+        self._pool.close()
 
     def _authorize(self, outgoing: dict[str, str]) -> None:
         """One token for every attempt: it is fresh for at least half its life."""
@@ -276,10 +308,10 @@ class ResilientClient:
         else:
             self.breaker.record_success(duration)
         self._count("failure" if failed else "success")
-        observe_duration(self.service, self.settings.name, duration)
+        self._metrics.observe(duration)
 
     def _count(self, outcome: Outcome) -> None:
-        count_request(self.service, self.settings.name, outcome)
+        self._metrics.count(outcome)
 
     def _unavailable(self, error: Exception) -> DownstreamUnavailable:
         response = error.response if isinstance(error, TransientStatus) else None
@@ -290,8 +322,8 @@ class ResilientClient:
 
 
 class ClientFactory:
-    """One aiohttp session for the service and one ResilientClient per downstream,
-    looked up by name: `factory["inventory"].request("GET", "/items/1")`."""
+    """One ResilientClient per downstream, looked up by name:
+    `factory["inventory"].request("GET", "/items/1")`."""
 
     def __init__(
         self,
@@ -310,15 +342,10 @@ class ClientFactory:
         names = [each.name for each in settings]
         if len(set(names)) != len(names):
             raise ValueError(f"downstream names must be unique: {names}")
-        pool_size = sum(each.bulkhead_max_concurrent for each in settings) or 100
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=pool_size, limit_per_host=0)
-        )
         self.clients: Mapping[str, ResilientClient] = {
             each.name: ResilientClient(
                 each,
                 service=service,
-                session=self._session,
                 redis=redis,
                 tokens=tokens,
                 clock=clock,
@@ -331,7 +358,8 @@ class ClientFactory:
         return self.clients[downstream]
 
     async def close(self) -> None:
-        await self._session.close()
+        for client in self.clients.values():
+            client.close()
 
     async def __aenter__(self) -> ClientFactory:
         return self
@@ -353,11 +381,11 @@ def _reason(error: Exception) -> str:
             return f"HTTP {error.response.status}"
         case TimeoutError():
             return "timeout"
-        case aiohttp.ClientConnectorError(os_error=ConnectionRefusedError()):
+        case ConnectFailed(os_error=ConnectionRefusedError()):
             return "connection refused"
-        case aiohttp.ServerDisconnectedError():
-            return "server disconnected"
-        case aiohttp.ClientPayloadError():
+        case Truncated():
             return "truncated response"
+        case Disconnected():
+            return "server disconnected"
         case _:
             return f"{type(error).__name__}: {error}"

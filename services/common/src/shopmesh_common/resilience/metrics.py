@@ -11,12 +11,13 @@ alike. Registered once, in the default registry, when this module is first impor
 - `shopmesh_downstream_request_duration_seconds{service, downstream}`: attempts that
   reached the network, whatever their outcome.
 
-Used by client.py.
+Used by client.py, through `DownstreamMetrics`: the labelled children of one downstream,
+looked up once (prometheus_client's `labels()` takes a lock and builds a key per call).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -60,9 +61,24 @@ def export_breaker_state(service: str, downstream: str) -> TransitionListener:
     return listener
 
 
-def count_request(service: str, downstream: str, outcome: Outcome) -> None:
-    DOWNSTREAM_REQUESTS.labels(service, downstream, outcome).inc()
+class DownstreamMetrics:
+    """The metrics of one downstream, each labelled child looked up once, on first use
+    (so /metrics shows the same series as before any optimisation: only those used)."""
 
+    def __init__(self, service: str, downstream: str) -> None:
+        self._service = service
+        self._downstream = downstream
+        self._requests: dict[str, Any] = {}
+        self._seconds: Any = None
 
-def observe_duration(service: str, downstream: str, seconds: float) -> None:
-    DOWNSTREAM_REQUEST_SECONDS.labels(service, downstream).observe(seconds)
+    def count(self, outcome: Outcome) -> None:
+        child = self._requests.get(outcome)
+        if child is None:
+            child = DOWNSTREAM_REQUESTS.labels(self._service, self._downstream, outcome)
+            self._requests[outcome] = child
+        child.inc()
+
+    def observe(self, seconds: float) -> None:
+        if self._seconds is None:
+            self._seconds = DOWNSTREAM_REQUEST_SECONDS.labels(self._service, self._downstream)
+        self._seconds.observe(seconds)

@@ -7,11 +7,9 @@ another.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from multidict import CIMultiDictProxy
 
 STALE_HEADER = "x-shopmesh-stale"
 
@@ -64,9 +62,11 @@ class DownstreamUnavailable(Exception):
         self.response = response
 
 
-def decoded_headers(raw: CIMultiDictProxy[str]) -> dict[str, str]:
+def decoded_headers(raw: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The headers of an answer as DownstreamResponse keeps them (see there); repeated
+    names are joined with commas."""
     headers: dict[str, str] = {}
-    for name, value in raw.items():
+    for name, value in raw:
         lower = name.lower()
         if lower not in _DROPPED_HEADERS:
             headers[lower] = f"{headers[lower]}, {value}" if lower in headers else value

@@ -11,6 +11,9 @@ from collections.abc import Callable
 
 import pytest
 from opentelemetry import context, trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 
 from shopmesh_common.resilience import (
@@ -20,6 +23,7 @@ from shopmesh_common.resilience import (
     DownstreamSettings,
     DownstreamUnavailable,
     ResilientClient,
+    trace_calls,
 )
 
 MakeClient = Callable[..., ResilientClient]
@@ -302,3 +306,30 @@ async def test_downstream_names_must_be_unique(server_url: str) -> None:
 
     with pytest.raises(ValueError, match="unique"):
         ClientFactory("orders", twice)
+
+
+async def test_traced_attempts_are_client_spans_the_downstream_continues(
+    make_client: MakeClient, server_url: str, script: dict[str, list[int]]
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    client = make_client(retry_attempts=2)
+    script["/script/traced"] = [503, 200]
+    trace_calls(provider)
+    try:
+        response = await client.request("GET", "/script/traced", params={"page": "2"})
+    finally:
+        trace_calls(None)
+
+    spans = exporter.get_finished_spans()
+    assert [
+        (span.name, span.kind, (span.attributes or {}).get("http.status_code")) for span in spans
+    ] == [("GET", trace.SpanKind.CLIENT, 503), ("GET", trace.SpanKind.CLIENT, 200)]
+    assert {(span.attributes or {}).get("http.url") for span in spans} == {
+        f"{server_url}/script/traced?page=2"
+    }
+    last = spans[-1].get_span_context()
+    assert response.json()["headers"]["traceparent"] == (
+        f"00-{last.trace_id:032x}-{last.span_id:016x}-{int(last.trace_flags):02x}"
+    )

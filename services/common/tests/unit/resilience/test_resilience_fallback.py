@@ -123,6 +123,58 @@ async def test_a_stored_answer_comes_back_stale_with_its_age(redis: FakeRedis) -
     )
 
 
+class CountingRedis(FakeRedis):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    async def set(self, name: str, value: bytes, *, ex: int) -> bool:
+        self.writes += 1
+        return await super().set(name, value, ex=ex)
+
+
+ANSWER = DownstreamResponse(
+    status=200, headers={"etag": '"v1"', "date": "Wed, 25 Nov 2026 10:00:00 GMT"}, body=b"[1]"
+)
+
+
+@pytest.mark.parametrize(
+    ("second", "after_seconds", "writes"),
+    [
+        pytest.param(ANSWER, 1, 1, id="the same answer soon after: not written again"),
+        pytest.param(
+            DownstreamResponse(
+                status=200, headers={**ANSWER.headers, "date": "Wed, 25 Nov 2026 10:00:01 GMT"},
+                body=b"[1]",
+            ),
+            1, 1, id="only its Date differs: the same answer",
+        ),
+        pytest.param(
+            DownstreamResponse(status=200, headers=ANSWER.headers, body=b"[1, 2]"), 1, 2,
+            id="another body: written",
+        ),
+        pytest.param(
+            DownstreamResponse(status=200, headers={"etag": '"v2"'}, body=b"[1]"), 1, 2,
+            id="another header: written",
+        ),
+        pytest.param(ANSWER, 30, 2, id="a tenth of the TTL later: written again"),
+    ],
+)  # fmt: skip
+async def test_an_unchanged_answer_is_not_written_again_for_a_while(
+    second: DownstreamResponse, after_seconds: float, writes: int
+) -> None:
+    redis = CountingRedis()
+    now = [1000.0]
+    fallback = Fallback(redis, ttl_seconds=300, wall_clock=lambda: now[0])
+
+    await fallback.store("k", ANSWER)
+    now[0] += after_seconds
+    await fallback.store("k", second)
+
+    assert redis.writes == writes
+    assert (await fallback.load("k")) is not None
+
+
 async def test_the_last_good_answer_stands_in_when_the_downstream_fails(
     make_client: MakeClient, redis: FakeRedis, script: dict[str, list[int]], hits: Counter[str]
 ) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 import pytest
@@ -12,11 +14,13 @@ from shopmesh_common.resilience import (
     CallNotPermitted,
     DownstreamResponse,
     RetryPolicy,
+    http1,
     is_retryable_request,
     is_transient,
 )
+from shopmesh_common.resilience import retry as retry_module
 from shopmesh_common.resilience.breaker import BreakerState
-from shopmesh_common.resilience.retry import TransientStatus, build_retrying
+from shopmesh_common.resilience.retry import TransientStatus, build_retrying, call_with_retries
 
 KEY = {"Idempotency-Key": "order-42"}
 
@@ -55,6 +59,12 @@ def test_only_safe_or_keyed_requests_are_retryable(
         pytest.param(aiohttp.ClientConnectionError(), True, id="connection error"),
         pytest.param(aiohttp.ServerDisconnectedError(), True, id="server disconnected"),
         pytest.param(aiohttp.ClientPayloadError(), True, id="truncated body"),
+        pytest.param(
+            http1.ConnectFailed("x:1", ConnectionRefusedError()), True, id="http1 refused"
+        ),
+        pytest.param(http1.Disconnected(), True, id="http1 server disconnected"),
+        pytest.param(http1.Truncated(), True, id="http1 truncated body"),
+        pytest.param(http1.BadResponse(), False, id="http1 not HTTP"),
         pytest.param(transient_status(429), True, id="HTTP 429"),
         pytest.param(transient_status(502), True, id="HTTP 502"),
         pytest.param(transient_status(503), True, id="HTTP 503"),
@@ -82,21 +92,16 @@ def test_only_transient_errors_are_retried(error: BaseException, transient: bool
         pytest.param(True, [ValueError()], 1, "ValueError", id="not transient"),
     ],
 )  # fmt: skip
+@pytest.mark.parametrize("runner", ["tenacity", "call_with_retries"])
 async def test_retrying(
     retryable: bool,
     errors: list[Exception],
     calls: int,
     outcome: str,
     clock: Callable[[], float],
+    runner: str,
 ) -> None:
-    retrying = build_retrying(
-        RetryPolicy(attempts=3),
-        retryable=retryable,
-        deadline=clock() + 5,
-        attempt_seconds=0.1,
-        clock=clock,
-        sleep=_no_sleep,
-    )
+    errors = list(errors)  # the table's list is shared by both runners
     made = 0
 
     async def attempt() -> str:
@@ -106,13 +111,55 @@ async def test_retrying(
             raise errors.pop(0)
         return "ok"
 
+    policy = RetryPolicy(attempts=3)
+    timing = {"deadline": clock() + 5, "attempt_seconds": 0.1, "clock": clock, "sleep": _no_sleep}
     result: str
     try:
-        result = await retrying(attempt)
+        if runner == "tenacity":
+            result = await build_retrying(policy, retryable=retryable, **timing)(attempt)
+        else:
+            result = await call_with_retries(attempt, policy, retryable=retryable, **timing)
     except Exception as error:  # the last error comes out as it was raised
         result = type(error).__name__
 
     assert (made, result) == (calls, outcome)
+
+
+@pytest.mark.parametrize(
+    ("errors", "built"),
+    [
+        pytest.param([], False, id="first attempt succeeds: no tenacity"),
+        pytest.param([ValueError()], False, id="fails for good: no tenacity"),
+        pytest.param([TimeoutError()], True, id="worth retrying: tenacity takes over"),
+    ],
+)
+async def test_tenacity_is_built_only_for_a_retry(
+    monkeypatch: pytest.MonkeyPatch,
+    clock: Callable[[], float],
+    errors: list[Exception],
+    built: bool,
+) -> None:
+    errors = list(errors)
+    builds = []
+
+    def counting_build(*args: Any, **kwargs: Any) -> Any:
+        builds.append(1)
+        return build_retrying(*args, **kwargs)
+
+    monkeypatch.setattr(retry_module, "build_retrying", counting_build)
+
+    async def attempt() -> str:
+        if errors:
+            raise errors.pop(0)
+        return "ok"
+
+    with contextlib.suppress(ValueError):
+        await call_with_retries(
+            attempt, RetryPolicy(attempts=3), retryable=True, deadline=clock() + 5,
+            attempt_seconds=0.1, clock=clock, sleep=_no_sleep,
+        )  # fmt: skip
+
+    assert bool(builds) is built
 
 
 async def _no_sleep(_seconds: float) -> None:

@@ -15,6 +15,11 @@ read and dropped in turn, so the order stays right for everyone else; a connecti
 answered nothing for `reply_timeout` while commands wait is dropped as stalled; a lost
 connection fails every caller waiting on it, and the next command reconnects. Used by
 adapters.rate_limiter.
+
+Reply timeouts are one timer per connection, not one per command: every command gets the
+same timeout, so they expire in the order they were sent, and the timer waits for the
+oldest one still unanswered. (asyncio.timeout around each call cost 3.5 µs, a tenth of the
+rate limiter's whole cost per request.)
 """
 
 from __future__ import annotations
@@ -113,19 +118,46 @@ class _Protocol(asyncio.Protocol):
         self.last_data = 0.0
         self._outgoing: list[bytes] = []
         self._flush_scheduled = False
+        # (deadline, future) in the order sent, which is also the order of the deadlines.
+        self._deadlines: collections.deque[tuple[float, asyncio.Future[Reply]]] = (
+            collections.deque()
+        )
+        self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
 
-    def send(self, command: bytes) -> asyncio.Future[Reply]:
-        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+    def send(self, command: bytes, deadline: float | None = None) -> asyncio.Future[Reply]:
+        """Queue `command`; its future fails with TimeoutError if no reply has come by
+        `deadline` (on the loop's clock; None: it waits as long as the connection lives).
+        Deadlines must not decrease from one command to the next (one timeout per client)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Reply] = loop.create_future()
         self.waiting.append(future)
+        if deadline is not None:
+            self._deadlines.append((deadline, future))
+            if self._timer is None:
+                self._timer = loop.call_at(deadline, self._expire)
         self._outgoing.append(command)
         if not self._flush_scheduled:
             # Everything asked during this loop iteration goes out in one write.
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            loop.call_soon(self._flush)
         return future
+
+    def _expire(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        deadlines = self._deadlines
+        while deadlines:
+            deadline, future = deadlines[0]
+            if not future.done() and deadline > now:
+                self._timer = loop.call_at(deadline, self._expire)
+                return
+            deadlines.popleft()
+            if not future.done():
+                future.set_exception(TimeoutError())
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -141,6 +173,8 @@ class _Protocol(asyncio.Protocol):
             while position < len(self.buffer):
                 reply, position = parse(self.buffer, position)
                 future = self.waiting.popleft()
+                if self._deadlines and self._deadlines[0][1] is future:
+                    self._deadlines.popleft()
                 if future.done():  # its caller gave up
                     continue
                 if isinstance(reply, RedisReplyError):
@@ -161,6 +195,10 @@ class _Protocol(asyncio.Protocol):
 
     def _fail(self, error: Exception) -> None:
         self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._deadlines.clear()
         while self.waiting:
             future = self.waiting.popleft()
             if not future.done():
@@ -183,12 +221,11 @@ class RespClient:
         protocol = self._protocol
         if protocol is None or protocol.closed:
             protocol = await self._connect()
-        future = protocol.send(encode(args))
+        loop = asyncio.get_running_loop()
+        future = protocol.send(encode(args), loop.time() + self._reply_timeout)
         try:
-            async with asyncio.timeout(self._reply_timeout):
-                return await future
+            return await future
         except TimeoutError:
-            loop = asyncio.get_running_loop()
             if loop.time() - max(protocol.last_data, 0.0) >= self._reply_timeout:
                 self._drop(protocol)  # nothing at all came back: stalled, not just slow
             raise

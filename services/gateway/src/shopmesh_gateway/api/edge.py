@@ -59,10 +59,12 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = next((v for k, v in scope["headers"] if k == _REQUEST_ID_HEADER), None)
-        if incoming is not None and _VALID_REQUEST_ID.match(incoming):
-            rid = incoming
-        else:
+        rid = b""
+        for name, value in scope["headers"]:
+            if name == _REQUEST_ID_HEADER:
+                rid = value
+                break
+        if not _VALID_REQUEST_ID.match(rid):
             rid = b"%s-%x" % (_ID_PREFIX, next(_ID_COUNTER))
         scope[REQUEST_ID] = rid.decode()
         extra: list[tuple[bytes, bytes]] = []

@@ -7,7 +7,9 @@ the shop stays up without limits) or "deny" (503); either way it is logged and c
 shopmesh_gateway_rate_limit_errors_total. After a failure Redis is left alone for
 `retry_seconds` so that a dead Redis does not cost every request a connection attempt.
 
-Used by api.pipeline; the Redis side is adapters.rate_limiter.
+Used by api.pipeline; the Redis side is adapters.rate_limiter. What a route is limited by
+(bucket, limits, windows) is worked out once per route and kept: the policies are fixed
+for the life of the process, and every request of the shop asks.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from ..domain.rate_limits import Count, RoutePolicy, Verdict, judge, policy_for
@@ -30,6 +33,16 @@ class Counter(Protocol):
     async def hit(
         self, keys: Sequence[str], windows_ms: Sequence[int]
     ) -> list[tuple[int, int]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """One limit a route's requests count against: per user or per IP."""
+
+    name: str  # "user" or "ip"
+    key_prefix: str  # the Redis key, less the user or IP
+    limit: int
+    window_ms: int
 
 
 class RateLimiting:
@@ -52,30 +65,29 @@ class RateLimiting:
         self._clock = clock
         self._skip_until = 0.0
         self._prefix = key_prefix
+        self._scopes: dict[str, tuple[_Scope, ...]] = {}
 
     async def check(self, route: str, *, subject: str | None, ip: str) -> Verdict:
         """Count this request; the verdict says whether it may go on."""
-        bucket, policy = policy_for(route, self._policies)
-        scopes: list[str] = []
+        scopes = self._scopes.get(route)
+        if scopes is None:
+            scopes = self._scopes[route] = self._scopes_of(route)
+        counted_scopes: list[_Scope] = []
         keys: list[str] = []
-        limits: list[int] = []
-        windows: list[int] = []
-        if policy.per_user is not None and subject is not None:
-            scopes.append("user")
-            keys.append(f"{self._prefix}:{bucket}:user:{subject}")
-            limits.append(policy.per_user.limit)
-            windows.append(policy.per_user.window_seconds * 1000)
-        if policy.per_ip is not None:
-            scopes.append("ip")
-            keys.append(f"{self._prefix}:{bucket}:ip:{ip}")
-            limits.append(policy.per_ip.limit)
-            windows.append(policy.per_ip.window_seconds * 1000)
+        for scope in scopes:
+            if scope.name == "user":
+                if subject is None:
+                    continue
+                keys.append(scope.key_prefix + subject)
+            else:
+                keys.append(scope.key_prefix + ip)
+            counted_scopes.append(scope)
         if not keys:
             return ALLOWED
         if self._clock() < self._skip_until:
             return self._failed()
         try:
-            counted = await self._counter.hit(keys, windows)
+            counted = await self._counter.hit(keys, [scope.window_ms for scope in counted_scopes])
         except Exception as error:
             self._skip_until = self._clock() + self._retry_seconds
             log.warning(
@@ -87,13 +99,26 @@ class RateLimiting:
             return self._failed()
         verdict = judge(
             [
-                (scope, Count(limit=limit, count=count, reset_ms=reset_ms))
-                for scope, limit, (count, reset_ms) in zip(scopes, limits, counted, strict=True)
+                (scope.name, Count(limit=scope.limit, count=count, reset_ms=reset_ms))
+                for scope, (count, reset_ms) in zip(counted_scopes, counted, strict=True)
             ]
         )
         if not verdict.allowed:
             RATE_LIMITED.labels(self._service, route, verdict.exceeded_scope).inc()
         return verdict
+
+    def _scopes_of(self, route: str) -> tuple[_Scope, ...]:
+        bucket, policy = policy_for(route, self._policies)
+        scopes = []
+        if policy.per_user is not None:
+            limit = policy.per_user
+            prefix = f"{self._prefix}:{bucket}:user:"
+            scopes.append(_Scope("user", prefix, limit.limit, limit.window_seconds * 1000))
+        if policy.per_ip is not None:
+            limit = policy.per_ip
+            prefix = f"{self._prefix}:{bucket}:ip:"
+            scopes.append(_Scope("ip", prefix, limit.limit, limit.window_seconds * 1000))
+        return tuple(scopes)
 
     def _failed(self) -> Verdict:
         RATE_LIMIT_ERRORS.labels(self._service, self._on_error).inc()
