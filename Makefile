@@ -43,7 +43,7 @@ env: ## Print shell exports: eval "$(make -s env)"
 
 ## --- the local stack ----------------------------------------------------
 .PHONY: stack-up stack-down stack-status
-stack-up: python ## Start PostgreSQL, Redis, RabbitMQ and an SMTP sink on 127.0.0.1; harmless twice
+stack-up: python ## Start PostgreSQL, Redis, RabbitMQ, an SMTP sink, Prometheus and Jaeger on 127.0.0.1; harmless twice
 	@bash ci/stack/stack.sh up
 stack-down: ## Stop the local stack and delete its data (stack.sh down keeps it)
 	@bash ci/stack/stack.sh down --purge
@@ -64,7 +64,7 @@ demo: setup ## The operator on the local cluster, then the shop on the local sta
 
 ## --- the shop ------------------------------------------------------------
 .PHONY: shop-up shop-down shop-status demo-shop
-shop-up: stack-up ## Run the six shop services on 127.0.0.1:8101-8106 (logs in .shopmesh/shop)
+shop-up: stack-up ## Run the gateway and the six shop services on 127.0.0.1:8100-8106 (logs in .shopmesh/shop)
 	@bash ci/stack/shop.sh up
 shop-down: ## Stop the shop services
 	@bash ci/stack/shop.sh down
