@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import signal
@@ -98,6 +99,16 @@ async def bounded(n: int, make: Callable[[int], Awaitable[Any]]) -> None:
     await asyncio.gather(*(one(i) for i in range(n)))
 
 
+# Pods land only on KWOK's fake nodes, tolerating their taint (PodNodeSelector and
+# PodTolerationRestriction admission; the same annotations as tests/e2e/kube.py).
+KWOK_NAMESPACE_ANNOTATIONS = {
+    "scheduler.alpha.kubernetes.io/node-selector": "type=kwok",
+    "scheduler.alpha.kubernetes.io/defaultTolerations": json.dumps(
+        [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}]
+    ),
+}
+
+
 class Bench:
     """The client side of the benchmark, over the operator's own aiohttp client."""
 
@@ -107,7 +118,9 @@ class Bench:
 
     async def namespace(self, prefix: str) -> str:
         name = f"bench-{prefix}-{uuid.uuid4().hex[:6]}"
-        await self.kube._call("POST", "/api/v1/namespaces", body={"metadata": {"name": name}})
+        # The scale test runs on KWOK's fake nodes: their taint is tolerated by default here.
+        metadata = {"name": name, "annotations": KWOK_NAMESPACE_ANNOTATIONS}
+        await self.kube._call("POST", "/api/v1/namespaces", body={"metadata": metadata})
         self.namespaces.append(name)
         return name
 

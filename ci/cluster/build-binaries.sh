@@ -2,7 +2,8 @@
 # Builds every binary the local cluster needs from pinned Go modules into a cache
 # outside the repository ($SHOPMESH_CACHE/bin/<tool>-<version>), so a second run
 # takes seconds: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
-# kubectl, kwok, kwokctl, helm, kubeconform, istioctl and jaeger (the local stack's
+# kubectl, kubelet, kube-proxy, CoreDNS, metrics-server, kwok,
+# kwokctl, helm, kubeconform, istioctl and jaeger (the local stack's
 # OpenTelemetry collector, ci/stack/collector.sh). Each tool has its own wrapper
 # module under ci/cluster/modules/ so dependency versions never mix.
 # Used by `make tools` (and so by cluster-up, demo and test). With arguments (module
@@ -57,6 +58,14 @@ build_into "$ETCD_BIN" etcd "-s -w" go.etcd.io/etcd/server/v3
 build_into "$K8S_BIN" kubernetes "$(k8s_version_ldflags)" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+# The real node: kubelet and kube-proxy from the same wrapper module (most packages are
+# already in the build cache from the control plane), CoreDNS and metrics-server as pods.
+build_into "$K8S_NODE_BIN" kubernetes "$(k8s_version_ldflags)" \
+  k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
+build_into "$COREDNS_BIN" coredns "-s -w" github.com/coredns/coredns
+build_into "$METRICS_SERVER_BIN" metrics-server \
+  "-s -w -X sigs.k8s.io/metrics-server/pkg/version.gitVersion=$METRICS_SERVER_VERSION" \
+  sigs.k8s.io/metrics-server/cmd/metrics-server
 build_into "$KWOK_BIN" kwok "-s -w" \
   sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
 build_into "$HELM_BIN" helm "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" helm.sh/helm/v3/cmd/helm

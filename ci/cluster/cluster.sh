@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The local cluster: `cluster.sh up|down|status`.
 #   CLUSTER=kwok (default): a real kube-apiserver, etcd, controller-manager and
-#     scheduler built from Go modules, run by kwokctl's binary runtime, with KWOK
-#     faking three nodes and their pods. No Docker needed.
+#     scheduler built from Go modules, run by kwokctl's binary runtime, one real node
+#     (kubelet + containerd + runc, ci/cluster/node.sh) where the shop runs as pods, and
+#     KWOK faking three more nodes (tainted; for scale tests). No Docker needed.
 #   CLUSTER=kind: a kind cluster, where Docker exists (laptops, the published CI).
 # Either way it installs the pinned upstream Istio and Prometheus Operator CRDs
 # and ShopMesh's own CRD, and writes the kubeconfig to .shopmesh/kubeconfig.yaml.
@@ -43,13 +44,35 @@ write_stages() {
       "$st/pod/fast/pod-ready.yaml"; echo "---"
     cat "$st/pod/fast/pod-complete.yaml"; echo "---"
     cat "$st/pod/fast/pod-delete.yaml"; echo "---"
-    cat "$CLUSTER_DIR/stages-extra.yaml"
+    cat "$CLUSTER_DIR/stages-extra.yaml"; echo "---"
+    # The API server's certificate must name the addresses pods use to reach it: the
+    # `kubernetes` Service's IP and the host address it advertises (see node.sh).
+    printf 'apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokctlConfiguration\n'
+    printf 'options:\n  kubeApiserverCertSANs: ["%s", "%s"]\n' "$(kubernetes_service_ip)" "$HOST_ADDR"
   } > "$out"
   grep -q 'shopmesh.io/kwok-unready"\]'"'"'$' "$out" || die "could not patch KWOK's pod-ready stage"
   echo "$out"
 }
 
+# The first address of the service range: the `kubernetes` Service.
+kubernetes_service_ip() {
+  python3 -c 'import ipaddress, sys; print(ipaddress.ip_network(sys.argv[1])[1])' "$SERVICE_CIDR"
+}
+
+# A cluster made before the real node existed advertises 127.0.0.1, which pods cannot reach.
+advertises_host_address() {
+  kubectl get endpoints kubernetes -n default -o jsonpath='{.subsets[0].addresses[0].ip}' 2>/dev/null \
+    | grep -qx "$HOST_ADDR"
+}
+
 up_kwok() {
+  bash "$CLUSTER_DIR/node.sh" host-address
+  if kwok_cluster_exists && api_healthy && ! advertises_host_address; then
+    log "cluster '$CLUSTER_NAME' predates the real node (advertises another address): creating it anew"
+    bash "$CLUSTER_DIR/node.sh" down
+    bash "$CLUSTER_DIR/node.sh" host-address
+    kwokctl delete cluster --name "$CLUSTER_NAME" >/dev/null 2>&1 || rm -rf "$KWOK_WORKDIR/clusters/$CLUSTER_NAME"
+  fi
   if kwok_cluster_exists && api_healthy; then
     log "cluster '$CLUSTER_NAME' is already up"
   else
@@ -65,6 +88,7 @@ up_kwok() {
         die "port $API_PORT is in use by another process; stop it or set SHOPMESH_API_PORT to a free port"
       fi
       local stages; stages="$(write_stages)"
+      local pki="$KWOK_WORKDIR/clusters/$CLUSTER_NAME/pki"
       log "creating KWOK cluster '$CLUSTER_NAME' (kube-apiserver $KUBERNETES_VERSION on 127.0.0.1:$API_PORT)"
       kwokctl create cluster --name "$CLUSTER_NAME" --runtime binary \
         --kube-apiserver-port "$API_PORT" \
@@ -73,7 +97,18 @@ up_kwok() {
         --kube-scheduler-binary "$K8S_BIN/kube-scheduler" \
         --kwok-controller-binary "$KWOK_BIN/kwok" \
         --etcd-binary "$ETCD_BIN/etcd" \
-        --extra-args "kube-apiserver=advertise-address=127.0.0.1" \
+        --kube-admission \
+        --extra-args "kube-apiserver=advertise-address=$HOST_ADDR" \
+        --extra-args "kube-apiserver=enable-admission-plugins=PodNodeSelector,PodTolerationRestriction" \
+        --extra-args "kube-apiserver=kubelet-client-certificate=$pki/admin.crt" \
+        --extra-args "kube-apiserver=kubelet-client-key=$pki/admin.key" \
+        --extra-args "kube-apiserver=requestheader-client-ca-file=$pki/ca.crt" \
+        --extra-args "kube-apiserver=requestheader-username-headers=X-Remote-User" \
+        --extra-args "kube-apiserver=requestheader-group-headers=X-Remote-Group" \
+        --extra-args "kube-apiserver=requestheader-extra-headers-prefix=X-Remote-Extra-" \
+        --extra-args "kube-apiserver=enable-aggregator-routing=true" \
+        --extra-args "kwok-controller=manage-all-nodes=false" \
+        --extra-args "kwok-controller=manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake" \
         --extra-args "kube-apiserver=service-cluster-ip-range=$SERVICE_CIDR" \
         --extra-args "kube-controller-manager=service-cluster-ip-range=$SERVICE_CIDR" \
         --config "$stages" \
@@ -83,7 +118,7 @@ up_kwok() {
     fi
   fi
   kwokctl get kubeconfig --name "$CLUSTER_NAME" > "$KUBECONFIG_PATH.tmp" && mv "$KUBECONFIG_PATH.tmp" "$KUBECONFIG_PATH"
-  local have; have="$(kubectl get nodes -o name 2>/dev/null | wc -l)"
+  local have; have="$(kubectl get nodes -l type=kwok -o name 2>/dev/null | wc -l)"
   if [ "$have" -lt "$NODES" ]; then
     log "scaling fake nodes to $NODES"
     # KWOK's default node takes 110 pods and 32 CPUs; the scale benchmark needs thousands.
@@ -92,6 +127,10 @@ up_kwok() {
       >>"$STATE_DIR/logs/kwokctl.log" 2>&1 \
       || die "could not create the fake nodes; see $STATE_DIR/logs/kwokctl.log"
   fi
+  # Fake nodes run nothing: real workloads must never land there. Scale tests and the
+  # operator's KWOK suites tolerate the taint (namespace default tolerations).
+  kubectl taint nodes -l type=kwok "$KWOK_TAINT" --overwrite >/dev/null
+  bash "$CLUSTER_DIR/node.sh" up
 }
 
 up_kind() {
@@ -140,6 +179,7 @@ cmd_up() {
 cmd_down() {
   case "$CLUSTER" in
     kwok)
+      bash "$CLUSTER_DIR/node.sh" down
       if [ -x "$KWOK_BIN/kwokctl" ] && kwok_cluster_exists; then
         kwokctl delete cluster --name "$CLUSTER_NAME" >/dev/null && log "cluster '$CLUSTER_NAME' deleted"
       else
@@ -160,6 +200,16 @@ cmd_status() {
   echo "  nodes:     $(kubectl get nodes --no-headers | awk '{print $1"="$2}' | tr '\n' ' ')"
   echo "  CRDs:      $(kubectl get crd --no-headers | wc -l) installed ($(kubectl get crd -o name | grep -c 'istio.io') Istio, $(kubectl get crd -o name | grep -c 'monitoring.coreos.com') Prometheus Operator, $(kubectl get crd -o name | grep -c 'shopmesh.io') ShopMesh)"
   echo "  msvc:      $(kubectl get msvc -A --no-headers 2>/dev/null | wc -l) Microservices"
+  if [ "$CLUSTER" = kwok ]; then
+    echo "  real node: $NODE_NAME ($HOST_ADDR)"
+    bash "$CLUSTER_DIR/node.sh" status
+    echo "  pods on the real node:"
+    kubectl get pods -A --field-selector "spec.nodeName=$NODE_NAME" --no-headers \
+      -o custom-columns='NS:.metadata.namespace,NAME:.metadata.name,READY:.status.containerStatuses[*].ready,PHASE:.status.phase' \
+      | sed 's/^/    /'
+    echo "  memory at rest (resident):"
+    bash "$CLUSTER_DIR/node.sh" memory
+  fi
 }
 
 case "${1:-}" in

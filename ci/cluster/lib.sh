@@ -17,6 +17,9 @@ HELM_BIN="$BIN_ROOT/helm-$HELM_VERSION"
 KUBECONFORM_BIN="$BIN_ROOT/kubeconform-$KUBECONFORM_VERSION"
 ISTIOCTL_BIN="$BIN_ROOT/istioctl-$ISTIOCTL_VERSION"
 JAEGER_BIN="$BIN_ROOT/jaeger-$JAEGER_VERSION"
+K8S_NODE_BIN="$BIN_ROOT/kubernetes-node-$KUBERNETES_VERSION"
+COREDNS_BIN="$BIN_ROOT/coredns-$COREDNS_VERSION"
+METRICS_SERVER_BIN="$BIN_ROOT/metrics-server-$METRICS_SERVER_VERSION"
 CRD_DIR="$SHOPMESH_CACHE/crds/istio-$ISTIO_API_VERSION-promop-$PROMETHEUS_OPERATOR_VERSION"
 
 # Per-checkout runtime state (cluster data, kubeconfig, logs, pid files); gitignored.
@@ -35,3 +38,20 @@ shopmesh_path() {
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 KIND_BIN="$BIN_ROOT/kind-$KIND_VERSION"
+
+# --- the real node (kubelet + containerd + runc) beside the KWOK nodes ---------------
+# The host's address as pods see it: a dummy interface with a fixed address, so it is the
+# same on every machine. The API server advertises it (the `kubernetes` Service), the real
+# node uses it as its InternalIP, and the local stack's servers listen on it besides loopback.
+HOST_IFACE="${SHOPMESH_HOST_IFACE:-shopmesh0}"
+HOST_ADDR="${SHOPMESH_HOST_ADDR:-10.77.0.1}"
+POD_CIDR="${SHOPMESH_POD_CIDR:-10.244.0.0/24}"
+NODE_NAME="${SHOPMESH_NODE_NAME:-shopmesh-node}"
+# The taint on KWOK's fake nodes, and what tolerates it.
+KWOK_TAINT="kwok.x-k8s.io/node=fake:NoSchedule"
+# Our own containerd (never the machine's): its socket, state and root.
+CONTAINERD_ROOT="${SHOPMESH_CONTAINERD_ROOT:-/var/lib/shopmesh/containerd}"
+CONTAINERD_STATE="${SHOPMESH_CONTAINERD_STATE:-/run/shopmesh/containerd}"
+CONTAINERD_SOCK="$CONTAINERD_STATE/containerd.sock"
+# Locally built images carry the chart's appVersion as their tag (docker.io/shopmesh/<name>:<tag>).
+IMAGE_TAG="${SHOPMESH_IMAGE_TAG:-$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$REPO_ROOT/charts/shopmesh/Chart.yaml")}"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kube import ENV, REPO, kubectl
+from kube import ENV, REPO, create_namespace, kubectl
 
 OPERATOR_LOG = REPO / ".shopmesh/logs/operator-e2e.log"
 
@@ -77,6 +77,6 @@ def operator(cluster: None) -> Iterator[OperatorProcess]:
 @pytest.fixture
 def namespace(cluster: None) -> Iterator[str]:
     name = f"e2e-{uuid.uuid4().hex[:8]}"
-    kubectl("create", "namespace", name)
+    create_namespace(name)
     yield name
     kubectl("delete", "namespace", name, "--wait=false", check=False)

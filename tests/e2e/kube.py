@@ -46,6 +46,25 @@ def kubectl(
     return result
 
 
+# Pods of a namespace with these annotations land only on KWOK's fake nodes, tolerating
+# their taint (the API server's PodNodeSelector and PodTolerationRestriction admission):
+# for the operator's suites, whose pods need not run. The shop's suites use the real node.
+KWOK_NAMESPACE_ANNOTATIONS = {
+    "scheduler.alpha.kubernetes.io/node-selector": "type=kwok",
+    "scheduler.alpha.kubernetes.io/defaultTolerations": json.dumps(
+        [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}]
+    ),
+}
+
+
+def create_namespace(name: str, *, kwok: bool = True) -> None:
+    """A namespace whose pods run on KWOK's fake nodes (kwok=True) or on the real node."""
+    metadata: dict[str, Any] = {"name": name}
+    if kwok:
+        metadata["annotations"] = KWOK_NAMESPACE_ANNOTATIONS
+    apply({"apiVersion": "v1", "kind": "Namespace", "metadata": metadata})
+
+
 def apply(
     manifest: dict[str, Any] | str, *, check: bool = True
 ) -> subprocess.CompletedProcess[str]:

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kube import ENV, REPO, apply, condition, get, kubectl, wait_for
+from kube import ENV, REPO, apply, condition, create_namespace, get, kubectl, wait_for
 from manifests import microservice
 
 pytestmark = pytest.mark.e2e
@@ -522,7 +522,7 @@ def release_for(suffix: str) -> Release:
 
 
 def install(release: Release, *args: str) -> Release:
-    kubectl("create", "namespace", release.namespace)
+    create_namespace(release.namespace)
     helm(
         "install",
         release.name,
@@ -678,7 +678,7 @@ def workload(release: Release) -> Iterator[str]:
     """A namespace for the Microservice, with the KopfPeering the chart would create for it
     (watchNamespaces). Not e2e-*: the session's shared operator must not reconcile it too."""
     name = f"chart-{uuid.uuid4().hex[:8]}"
-    kubectl("create", "namespace", name)
+    create_namespace(name)
     apply(
         {
             "apiVersion": "kopf.dev/v1",

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from kube import ENV, REPO, apply, condition, get, kubectl, wait_for
+from kube import ENV, REPO, apply, condition, create_namespace, get, kubectl, wait_for
 from manifests import microservice
 
 pytestmark = pytest.mark.e2e
@@ -41,7 +41,7 @@ def start_operator(namespace: str, log: Path, *, priority: int) -> subprocess.Po
 def peer_namespace(cluster: None) -> Iterator[str]:
     # Not e2e-*: the session's operator must not act here.
     name = f"peer-{uuid.uuid4().hex[:8]}"
-    kubectl("create", "namespace", name)
+    create_namespace(name)
     apply(
         {
             "apiVersion": "kopf.dev/v1",
