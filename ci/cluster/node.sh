@@ -227,6 +227,10 @@ cmd_up() {
   apply_addons
   kubectl -n kube-system rollout status deployment/coredns --timeout=120s >/dev/null \
     || die "CoreDNS did not become ready; see: kubectl -n kube-system describe pods -l k8s-app=kube-dns"
+  # A stack started before the cluster learns to scrape the pods (ci/stack/prometheus.sh).
+  if bash "$REPO_ROOT/ci/stack/prometheus.sh" status >/dev/null 2>&1; then
+    bash "$REPO_ROOT/ci/stack/prometheus.sh" up
+  fi
   log "real node $NODE_NAME ready ($HOST_ADDR; pods in $POD_CIDR)"
 }
 
@@ -255,7 +259,10 @@ cmd_down() {
   grep -E " ($KUBELET_ROOT|$CONTAINERD_STATE|$CONTAINERD_ROOT)[/ ]" /proc/mounts | awk '{print $2}' \
     | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   ip link del "$BRIDGE" 2>/dev/null || true
-  ip link del "$HOST_IFACE" 2>/dev/null || true
+  # The host address stays while the local stack still listens on it (make stack-down drops it).
+  if ! ss -Hltn 2>/dev/null | awk '{print $4}' | grep -q "^$HOST_ADDR:"; then
+    ip link del "$HOST_IFACE" 2>/dev/null || true
+  fi
   # The bridge plugin's masquerade chains (CNI-*) for our pod range.
   iptables -t nat -S POSTROUTING 2>/dev/null | grep -- "-s $POD_CIDR" | sed 's/^-A /-D /' \
     | while read -r rule; do eval "iptables -t nat $rule" 2>/dev/null || true; done

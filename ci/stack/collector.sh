@@ -84,7 +84,9 @@ collector_up() {
     SHOPMESH_OTLP_GRPC_PORT="$OTLP_GRPC_PORT" SHOPMESH_OTLP_HTTP_PORT="$OTLP_HTTP_PORT" \
     SHOPMESH_JAEGER_QUERY_PORT="$JAEGER_PORT" SHOPMESH_JAEGER_QUERY_GRPC_PORT="$JAEGER_GRPC_PORT" \
     SHOPMESH_JAEGER_MAX_TRACES="$JAEGER_MAX_TRACES" SHOPMESH_OTEL_LOG_FILE="$OTEL_LOG_FILE" \
-    "$JAEGER_EXE" --config "$JAEGER_CONFIG" >>"$JAEGER_CONSOLE_LOG" 2>&1 </dev/null) &
+    SHOPMESH_OTLP_POD_ENDPOINT="${POD_ADDR:-}:$OTLP_HTTP_PORT" \
+    "$JAEGER_EXE" --config "$JAEGER_CONFIG" ${POD_ADDR:+--config "$REPO_ROOT/ci/stack/jaeger-pods.yaml"} \
+    >>"$JAEGER_CONSOLE_LOG" 2>&1 </dev/null) &
   echo $! > "$JAEGER_PID"
   for ((i = 0; i < 150; i++)); do
     collector_ready && return 0

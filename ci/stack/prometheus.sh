@@ -40,6 +40,7 @@ prom_write_config() {
   mkdir -p "$PROM_DIR/data" "$PROM_TARGETS" "$(dirname "$PROM_PID")" "$(dirname "$PROM_LOG")"
   sed -e "s|@RULES_FILE@|$PROM_RULES|" -e "s|@TARGETS_DIR@|$PROM_TARGETS|" \
     -e "s|@LISTEN_ADDRESS@|127.0.0.1:$PROM_PORT|" "$REPO_ROOT/ci/stack/prometheus.yml" > "$PROM_CONFIG.new"
+  prom_kubernetes_job >> "$PROM_CONFIG.new"
   local promtool
   promtool="$(dirname "$PROM_BIN")/promtool"
   if [ -x "$promtool" ] && ! "$promtool" check config "$PROM_CONFIG.new" > "$PROM_DIR/check.log" 2>&1; then
@@ -47,6 +48,38 @@ prom_write_config() {
     die "the Prometheus configuration or the alert rules do not load ($PROM_RULES)"
   fi
   mv "$PROM_CONFIG.new" "$PROM_CONFIG"
+}
+
+# prom_kubernetes_job: when the local cluster exists, a scrape job that finds the pods of
+# every Microservice (label app.kubernetes.io/managed-by=shopmesh-operator, port `http`)
+# through Kubernetes service discovery against the local API server; the host reaches pod IPs
+# directly (ci/cluster/node.sh). ci/cluster/node.sh calls `prometheus.sh up` after the node
+# starts, so a stack started before the cluster picks the job up.
+prom_kubernetes_job() {
+  local pki="$KWOK_WORKDIR/clusters/$CLUSTER_NAME/pki"
+  [ -f "$pki/ca.crt" ] && [ -f "$pki/admin.crt" ] || return 0
+  cat <<EOF
+  - job_name: kubernetes-pods
+    kubernetes_sd_configs:
+      - role: pod
+        api_server: https://127.0.0.1:$API_PORT
+        tls_config: {ca_file: '$pki/ca.crt', cert_file: '$pki/admin.crt', key_file: '$pki/admin.key'}
+    relabel_configs:
+      - source_labels: [__meta_kubernetes_pod_label_app_kubernetes_io_managed_by]
+        regex: shopmesh-operator
+        action: keep
+      - source_labels: [__meta_kubernetes_pod_container_port_name]
+        regex: http
+        action: keep
+      - source_labels: [__meta_kubernetes_namespace]
+        target_label: namespace
+      - source_labels: [__meta_kubernetes_pod_name]
+        target_label: pod
+      - source_labels: [__meta_kubernetes_pod_label_app_kubernetes_io_name]
+        target_label: app
+      - source_labels: [__meta_kubernetes_pod_label_app_kubernetes_io_version]
+        target_label: version
+EOF
 }
 
 prom_up() {

@@ -18,7 +18,9 @@ from aiosmtpd.handlers import Mailbox
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="SMTP sink writing every message to a Maildir")
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--host", action="append", help="address to listen on (repeatable; default 127.0.0.1)"
+    )
     parser.add_argument("--port", type=int, default=12525)
     parser.add_argument("--maildir", required=True, help="Maildir to write to (created if missing)")
     args = parser.parse_args()
@@ -26,12 +28,19 @@ def main() -> int:
     for sub in ("new", "cur", "tmp"):
         Path(args.maildir, sub).mkdir(parents=True, exist_ok=True)
 
-    controller = Controller(Mailbox(args.maildir), hostname=args.host, port=args.port)
-    try:
-        controller.start()
-    except Exception as exc:
-        print(f"smtp sink: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 1
+    hosts = args.host or ["127.0.0.1"]
+    controllers = [
+        Controller(Mailbox(args.maildir), hostname=host, port=args.port) for host in hosts
+    ]
+    for controller in controllers:
+        try:
+            controller.start()
+        except Exception as exc:
+            print(
+                f"smtp sink: cannot listen on {controller.hostname}:{args.port}: {exc}",
+                file=sys.stderr,
+            )
+            return 1
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -39,9 +48,10 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    print(f"smtp sink: listening on {args.host}:{args.port}, Maildir {args.maildir}", flush=True)
+    print(f"smtp sink: listening on {hosts} port {args.port}, Maildir {args.maildir}", flush=True)
     stop.wait()
-    controller.stop()
+    for controller in controllers:
+        controller.stop()
     print("smtp sink: stopped", flush=True)
     return 0
 

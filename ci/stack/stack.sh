@@ -56,8 +56,6 @@ RMQ_TIMEOUT="${SHOPMESH_AMQP_START_TIMEOUT:-120}"
 RMQ_ENV=(
   HOME="$RMQ_DIR/home"
   RABBITMQ_NODENAME="$RMQ_NODE"
-  RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
-  RABBITMQ_NODE_PORT="$AMQP_PORT"
   RABBITMQ_DIST_PORT="$AMQP_DIST_PORT"
   ERL_EPMD_PORT="$EPMD_PORT"
   ERL_EPMD_ADDRESS=127.0.0.1
@@ -75,6 +73,18 @@ RMQ_ENV=(
   RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
   ERL_CRASH_DUMP="$LOG_DIR/rabbitmq-erl_crash.dump"
 )
+
+# Pods on the real node reach the stack at the host address (ci/cluster/node.sh host-address),
+# so every server listens there too, besides loopback; needs root to create the address.
+# Set by cmd_up; empty when the address cannot be made (not root): loopback only then.
+POD_ADDR=""
+resolve_pod_addr() {
+  if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && bash "$CLUSTER_DIR/node.sh" host-address 2>/dev/null; then
+    POD_ADDR="$HOST_ADDR"
+  else
+    log "not root: the stack listens on loopback only, pods on the real node cannot reach it"
+  fi
+}
 
 SMTP_PID="$RUN_DIR/smtp-sink.pid"
 SMTP_LOG="$LOG_DIR/smtp-sink.log"
@@ -181,7 +191,7 @@ pg_write_config() {
   cat > "$conf" <<EOF
 # Written by ci/stack/stack.sh on every 'up': the local stack's settings (tests on a
 # small machine). Included from postgresql.conf.
-listen_addresses = '127.0.0.1'
+listen_addresses = '127.0.0.1${POD_ADDR:+,$POD_ADDR}'
 port = $PG_PORT
 unix_socket_directories = '$PG_SOCK'
 unix_socket_permissions = 0700
@@ -193,6 +203,10 @@ synchronous_commit = on
 password_encryption = scram-sha-256
 EOF
   [ "$EUID" != 0 ] || chown postgres:postgres "$conf"
+  # Pods (the shop on the real node) connect from the pod network, with a password.
+  local hba="$PG_DATA/pg_hba.conf"
+  grep -q "^host all all $POD_CIDR " "$hba" \
+    || echo "host all all $POD_CIDR scram-sha-256" >> "$hba"
   grep -q "^include_if_exists = 'shopmesh.conf'" "$PG_DATA/postgresql.conf" \
     || echo "include_if_exists = 'shopmesh.conf'" >> "$PG_DATA/postgresql.conf"
 }
@@ -257,7 +271,7 @@ redis_up() {
   mkdir -p "$REDIS_DIR"
   cat > "$REDIS_DIR/redis.conf" <<EOF
 # Written by ci/stack/stack.sh on every 'up'.
-bind 127.0.0.1
+bind 127.0.0.1${POD_ADDR:+ $POD_ADDR}
 port $REDIS_PORT
 protected-mode no
 daemonize yes
@@ -308,6 +322,8 @@ default_permissions.read = .*
 default_permissions.write = .*
 log.console = false
 log.file.level = info
+listeners.tcp.1 = 127.0.0.1:$AMQP_PORT
+${POD_ADDR:+listeners.tcp.2 = $POD_ADDR:$AMQP_PORT}
 EOF
 }
 
@@ -394,7 +410,7 @@ smtp_up() {
   rm -f "$SMTP_PID"
   require_free_port "the SMTP sink" "$SMTP_PORT" SHOPMESH_SMTP_PORT
   log "starting the SMTP sink on 127.0.0.1:$SMTP_PORT (Maildir $MAIL_DIR)"
-  setsid nohup "$PYTHON" "$REPO_ROOT/ci/stack/smtp_sink.py" --host 127.0.0.1 --port "$SMTP_PORT" \
+  setsid nohup "$PYTHON" "$REPO_ROOT/ci/stack/smtp_sink.py" --host 127.0.0.1 ${POD_ADDR:+--host "$POD_ADDR"} --port "$SMTP_PORT" \
     --maildir "$MAIL_DIR" >>"$SMTP_LOG" 2>&1 </dev/null &
   echo $! > "$SMTP_PID"
   for ((i = 0; i < 100; i++)); do
@@ -433,6 +449,7 @@ print_env() {
 cmd_up() {
   [ -x "$PYTHON" ] || die "the Python environment is missing (the SMTP sink needs it); run: make setup"
   mkdir -p "$LOG_DIR" "$RUN_DIR" "$MAIL_DIR"
+  resolve_pod_addr
   pg_up
   redis_up
   rmq_up
