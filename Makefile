@@ -40,6 +40,9 @@ cluster-status: ## Show whether the local cluster is up and what it holds
 	@bash ci/cluster/cluster.sh status
 env: ## Print shell exports: eval "$(make -s env)"
 	@bash ci/env.sh
+.PHONY: images
+images: ## Build the pause, operator and service images with buildah (no Docker, no registry); import them into the node's containerd
+	@bash ci/images/build.sh
 
 ## --- the local stack ----------------------------------------------------
 .PHONY: stack-up stack-down stack-status

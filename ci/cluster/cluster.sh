@@ -90,6 +90,12 @@ up_kwok() {
       local stages; stages="$(write_stages)"
       local pki="$KWOK_WORKDIR/clusters/$CLUSTER_NAME/pki"
       log "creating KWOK cluster '$CLUSTER_NAME' (kube-apiserver $KUBERNETES_VERSION on 127.0.0.1:$API_PORT)"
+      # Beyond kwokctl's defaults: the API server advertises the host address and names it
+      # in its certificate (pods reach it there), admits namespace-wide node selectors and
+      # tolerations (the operator's suites pin their pods to KWOK nodes), reaches kubelets
+      # and metrics-server with client certificates; the HPA controller acts within seconds
+      # (20 s down-scale stabilization instead of 5 min, so a test sees a scale-in); the KWOK
+      # controller manages only its own fake nodes, never the real one.
       kwokctl create cluster --name "$CLUSTER_NAME" --runtime binary \
         --kube-apiserver-port "$API_PORT" \
         --kube-apiserver-binary "$K8S_BIN/kube-apiserver" \
@@ -107,6 +113,8 @@ up_kwok() {
         --extra-args "kube-apiserver=requestheader-group-headers=X-Remote-Group" \
         --extra-args "kube-apiserver=requestheader-extra-headers-prefix=X-Remote-Extra-" \
         --extra-args "kube-apiserver=enable-aggregator-routing=true" \
+        --extra-args "kube-controller-manager=horizontal-pod-autoscaler-sync-period=5s" \
+        --extra-args "kube-controller-manager=horizontal-pod-autoscaler-downscale-stabilization=20s" \
         --extra-args "kwok-controller=manage-all-nodes=false" \
         --extra-args "kwok-controller=manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake" \
         --extra-args "kube-apiserver=service-cluster-ip-range=$SERVICE_CIDR" \

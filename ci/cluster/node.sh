@@ -216,7 +216,7 @@ cmd_up() {
   write_containerd_config
   start_daemon containerd containerd --config "$NODE_DIR/containerd.toml"
   wait_for containerd 30 ctr --address "$CONTAINERD_SOCK" version
-  bash "$REPO_ROOT/ci/images/build.sh" --only-pause
+  bash "$REPO_ROOT/ci/images/build.sh" pause
   write_kubelet_config
   start_daemon kubelet "$K8S_NODE_BIN/kubelet" --config "$NODE_DIR/kubelet.yaml" \
     --kubeconfig "$NODE_DIR/kubeconfig.yaml" --hostname-override "$NODE_NAME" \

@@ -112,3 +112,13 @@ def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
 def events_for(name: str, namespace: str) -> list[dict[str, Any]]:
     items = list_items("events", namespace)
     return [e for e in items if e["involvedObject"].get("name") == name]
+
+
+def helm(*args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """The project's real helm against the local cluster."""
+    result = subprocess.run(
+        ["helm", *args], env=ENV, capture_output=True, text=True, timeout=timeout
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"helm {' '.join(args)} failed: {result.stderr.strip()}")
+    return result

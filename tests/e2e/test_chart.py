@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kube import ENV, REPO, apply, condition, create_namespace, get, kubectl, wait_for
+from kube import ENV, REPO, apply, condition, create_namespace, get, helm, kubectl, wait_for
 from manifests import microservice
 
 pytestmark = pytest.mark.e2e
@@ -38,13 +38,6 @@ CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 #: Operators run under the chart's RBAC log here, one file per POD_ID, truncated per run.
 OPERATOR_LOG_DIR = REPO / ".shopmesh/logs"
 SCHEMA_ERROR = "values don't meet the specifications of the schema"
-
-
-def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(["helm", *args], env=ENV, capture_output=True, text=True, timeout=300)
-    if check and result.returncode != 0:
-        raise AssertionError(f"helm {' '.join(args)} failed: {result.stderr.strip()}")
-    return result
 
 
 def render(*args: str) -> list[dict[str, Any]]:

@@ -103,3 +103,23 @@ async def check(shop: Shop, *, stocked: dict[str, int], maildir: Path | None) ->
         "confirmed": len(confirmed),
         "failed": len(statuses) - len(confirmed),
     }
+
+
+async def check_eventually(
+    shop: Shop, *, stocked: dict[str, int], maildir: Path | None, within: float = 120.0
+) -> dict[str, Any]:
+    """`check`, retried for up to `within` seconds: the event-driven parts (emails, the read
+    model) lag the saga. Fails with the last broken invariant."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        try:
+            return await check(shop, stocked=stocked, maildir=maildir)
+        except AssertionError as error:
+            if loop.time() >= deadline:
+                raise AssertionError(
+                    f"invariants still broken after {within:.0f} s: {error}"
+                ) from error
+        await asyncio.sleep(1)

@@ -1,7 +1,8 @@
 """Runs the shop's services as real processes for the cross-service tests and benchmarks.
 
-Each service is `uvicorn --factory shopmesh_<name>.main:create_app` on a free loopback
-port, with its own fresh database on the stack's PostgreSQL (created here, dropped on
+Each service is `uvicorn --factory <package>.main:create_app` on a free loopback port, with
+its package, upstreams and allowed callers from charts/shopmesh/topology.yaml (ci/topology.py)
+and its own fresh database on the stack's PostgreSQL (created here, dropped on
 `close`), so a run never sees another run's orders. Processes can be killed with SIGKILL
 and started again, which is how the crash tests take orders and the relay down mid-work.
 """
@@ -25,6 +26,11 @@ from pathlib import Path
 import asyncpg
 
 REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # for ci.topology
+
+from ci.topology import load_topology  # noqa: E402
+
 POSTGRES_URL = os.environ.get(
     "SHOPMESH_POSTGRES_URL", "postgresql://shopmesh:shopmesh@127.0.0.1:15432"
 )
@@ -39,29 +45,9 @@ PROMETHEUS_TARGETS = (
 # the caller's environment (passed through) turns export off.
 OTLP_ENDPOINT = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:14318")
 
-PACKAGES = {
-    "users": "shopmesh_users",
-    "orders": "shopmesh_orders",
-    "inventory": "shopmesh_inventory",
-    "payments": "shopmesh_payments",
-    "notifications": "shopmesh_notifications",
-    "order-history": "shopmesh_order_history",
-    "gateway": "shopmesh_gateway",
-}
-
-
-# Who may call each service (SHOPMESH_ALLOWED_CALLERS), as recommended in services/README.md.
-# The tests present tokens as the caller they stand in for: "gateway" for the public routes,
-# "admin" for seeding (shop_helpers.service_client). No test-only caller is added here.
-ALLOWED_CALLERS = {
-    "users": "gateway,admin",
-    "orders": "gateway",
-    "inventory": "orders,gateway,admin",
-    "payments": "orders,admin",
-    "notifications": "gateway,admin",
-    "order-history": "gateway,admin",
-}
-EDGE_SERVICES = {"gateway"}  # public routes: they verify end-user JWTs, not service tokens
+TOPOLOGY = load_topology()
+#: Service name -> Python package, every service after the ones it calls.
+PACKAGES = {service.name: service.package for service in TOPOLOGY.start_order()}
 
 
 def telemetry_env(process: str) -> dict[str, str]:
@@ -211,22 +197,20 @@ class Shop:
             "SHOPMESH_POSTGRES_URL": POSTGRES_URL,
             "SHOPMESH_AMQP_URL": AMQP_URL,
             "SHOPMESH_REDIS_URL": REDIS_URL,
-            "SHOPMESH_INVENTORY_URL": self.procs["inventory"].url,
-            "SHOPMESH_PAYMENTS_URL": self.procs["payments"].url,
-            "SHOPMESH_USERS_URL": self.procs["users"].url,
-            "SHOPMESH_ORDERS_URL": self.procs["orders"].url,  # the gateway's upstreams
-            "SHOPMESH_ORDER_HISTORY_URL": self.procs["order-history"].url,
             "SHOPMESH_LOG_LEVEL": "WARNING",
             "SHOPMESH_SERVICE_TOKEN_SECRET": self.service_token_secret,
             "SHOPMESH_EVENTS_EXCHANGE": self.exchange,
         }
         for name, proc in self.procs.items():
+            # Its upstreams' URLs, whether it requires service tokens, and from whom: the
+            # tests present tokens as the caller they stand in for ("gateway" for the public
+            # routes, "admin" for seeding: shop_helpers.service_client), never a test-only one.
+            local = TOPOLOGY.local_env(name, lambda upstream: self.procs[upstream].url)
             proc.env = {
                 **base,
                 "SHOPMESH_DATABASE": self.databases[name],
                 "SHOPMESH_QUEUE": self.queue(name),
-                "SHOPMESH_ALLOWED_CALLERS": ALLOWED_CALLERS.get(name, ""),
-                "SHOPMESH_REQUIRE_SERVICE_TOKEN": str(name not in EDGE_SERVICES).lower(),
+                **local,
                 **telemetry_env(name),
                 **self.extra_env.get(name, {}),
             }

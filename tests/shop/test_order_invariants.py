@@ -80,18 +80,6 @@ async def test_invariants_hold_under_failing_payments(make_shop) -> None:  # typ
     statuses = await invariants.order_statuses(shop)
     assert len(statuses) == ORDERS, f"{len(statuses)} orders stored for {ORDERS} keys"
 
-    found = await _eventually_consistent(shop, stocked)
+    found = await invariants.check_eventually(shop, stocked=stocked, maildir=MAILDIR)
     assert found["confirmed"] > 0, found
     assert found["failed"] > 0, found
-
-
-async def _eventually_consistent(shop, stocked):  # type: ignore[no-untyped-def]
-    """The event-driven parts (emails, read model) lag the saga: give them time."""
-    last: AssertionError | None = None
-    for _ in range(120):
-        try:
-            return await invariants.check(shop, stocked=stocked, maildir=MAILDIR)
-        except AssertionError as error:
-            last = error
-            await asyncio.sleep(1)
-    raise AssertionError(f"invariants still broken after 120 s: {last}")

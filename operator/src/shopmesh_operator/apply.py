@@ -8,8 +8,10 @@ describe msvc` shows.
 
 A small static table maps each rendered kind to its REST path. We render a
 known, closed set of kinds, so discovery round trips (and the memory of a
-discovery cache) buy nothing here. Used by reconcile.py through the
-`ClusterApi` protocol, which unit tests replace with an in-memory fake.
+discovery cache) buy nothing here. Besides the children it reads the pods of a
+Microservice that is not Ready and their Events (see pods.py). Used by
+reconcile.py through the `ClusterApi` protocol, which unit tests replace with an
+in-memory fake.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import aiohttp
@@ -71,6 +74,12 @@ class ClusterApi(Protocol):
         self, api_version: str, kind: str, namespace: str, name: str
     ) -> dict[str, Any] | None: ...
     async def list_microservices(self, namespace: str | None = None) -> list[tuple[str, str]]: ...
+    async def list_pods(
+        self, namespace: str, selector: Mapping[str, str]
+    ) -> list[dict[str, Any]]: ...
+    async def list_pod_events(
+        self, namespace: str, pod: str, *, reason: str
+    ) -> list[dict[str, Any]]: ...
     async def apply(
         self, manifest: dict[str, Any], *, field_manager: str = c.FIELD_MANAGER
     ) -> dict[str, Any]: ...
@@ -148,14 +157,34 @@ class KubeApi:
 
     async def list_microservices(self, namespace: str | None = None) -> list[tuple[str, str]]:
         """(namespace, name) of every Microservice, in one namespace or the whole cluster."""
-        try:
-            listing = await self._call("GET", collection_path(c.API_VERSION, c.KIND, namespace))
-        except ApiException as exc:
-            raise _as_apply_error(exc, "list of Microservices") from exc
+        path = collection_path(c.API_VERSION, c.KIND, namespace)
         return [
             (item["metadata"]["namespace"], item["metadata"]["name"])
-            for item in listing.get("items", [])
+            for item in await self._list(path, [], "list of Microservices")
         ]
+
+    async def list_pods(self, namespace: str, selector: Mapping[str, str]) -> list[dict[str, Any]]:
+        """The pods in `namespace` that carry every label of `selector`."""
+        labels = ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
+        path = f"/api/v1/namespaces/{namespace}/pods"
+        return await self._list(path, [("labelSelector", labels)], f"pods in {namespace}")
+
+    async def list_pod_events(
+        self, namespace: str, pod: str, *, reason: str
+    ) -> list[dict[str, Any]]:
+        """The Events about pod `namespace/pod` with `reason`, filtered by the API server."""
+        fields = f"involvedObject.kind=Pod,involvedObject.name={pod},reason={reason}"
+        path = f"/api/v1/namespaces/{namespace}/events"
+        return await self._list(path, [("fieldSelector", fields)], f"events of pod {pod}")
+
+    async def _list(
+        self, path: str, query: list[tuple[str, str]], what: str
+    ) -> list[dict[str, Any]]:
+        try:
+            listing = await self._call("GET", path, query=query)
+        except ApiException as exc:
+            raise _as_apply_error(exc, what) from exc
+        return list(listing.get("items") or [])
 
     async def apply(
         self, manifest: dict[str, Any], *, field_manager: str = c.FIELD_MANAGER

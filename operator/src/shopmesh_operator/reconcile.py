@@ -3,7 +3,8 @@ update, resume, child events and the periodic safety-net timer.
 
 Each pass renders the children, compares each with what is live and applies only
 what differs (so an idle operator writes nothing), then computes the status from
-the live Deployment and writes it only if it changed. Events record every
+the live Deployment (and, while it has not rolled out, from its pods, which say
+why: pods.py, pod_health.py) and writes it only if it changed. Events record every
 created, updated or repaired child and every phase change. When the API refuses
 a child, the failure becomes a condition and the last good children stay.
 Called by handlers/; talks to the cluster only through `apply.ClusterApi`.
@@ -25,8 +26,9 @@ from shopmesh_operator.callers import split_callers
 from shopmesh_operator.drift import find_drift
 from shopmesh_operator.metrics import CHILD_CHANGES, RECONCILE_SECONDS, RECONCILES
 from shopmesh_operator.models import Microservice, MicroserviceStatus
+from shopmesh_operator.pods import calculate_live_status
 from shopmesh_operator.render import build_authorization_policy, build_children
-from shopmesh_operator.status import calculate_failed_status, calculate_status
+from shopmesh_operator.status import calculate_failed_status
 
 log = logging.getLogger(__name__)
 _locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
@@ -169,7 +171,8 @@ async def _reconcile(ms: Microservice, api: ClusterApi) -> ReconcileResult:
         await api.post_event(
             ms.metadata, type_="Normal", reason=change.action, message=_describe(change)
         )
-    status = calculate_status(ms, live_by_kind.get("Deployment"), out_of_sync=out_of_sync)
+    deployment = live_by_kind.get("Deployment")
+    status = await calculate_live_status(ms, deployment, out_of_sync=out_of_sync, api=api)
     written = await _write_status(ms, status, api)
     if status.phase != ms.status.phase:
         ready = status.condition("Ready")

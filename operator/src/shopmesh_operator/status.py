@@ -2,11 +2,17 @@
 
 Conditions follow the Kubernetes convention (type, status, reason, message,
 lastTransitionTime) and keep their transition time while their status stays.
+While the Deployment has not rolled out, the pods say why (pod_health.py): a
+problem found there replaces the generic "rolling out" reason of Ready and
+Progressing and sets Degraded at once (pod_health only reports a readiness
+probe after its grace), so `kubectl get msvc` shows ImagePullFailed within
+seconds rather than ProgressDeadlineExceeded after ten minutes.
 Used by reconcile.py.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +23,7 @@ from shopmesh_operator.models import (
     MicroserviceStatus,
     Phase,
 )
+from shopmesh_operator.pod_health import PodProblem, diagnose_pods
 
 
 def now_iso() -> str:
@@ -28,14 +35,20 @@ def calculate_status(
     deployment: dict[str, Any] | None,
     *,
     out_of_sync: str | None = None,
+    pods: Sequence[dict[str, Any]] = (),
+    pod_events: Sequence[dict[str, Any]] = (),
     now: str | None = None,
 ) -> MicroserviceStatus:
     """Status of `ms` given its live Deployment (None when it does not exist yet).
 
     `out_of_sync` says why some child could not be brought in line with the spec
     (for example an allowed caller that does not exist); None when all are.
+    `pods` and `pod_events` are the Deployment's pods and their Events, read only
+    while it is not Ready; they explain a rollout that does not progress.
     """
-    phase, ready, progressing, degraded = _judge(ms, deployment)
+    stamp = now or now_iso()
+    problem = diagnose_pods(pods, pod_events, now=datetime.fromisoformat(stamp)) if pods else None
+    phase, ready, progressing, degraded = _judge(ms, deployment, problem)
     sync = (
         _cond("OutOfSync", True, "UnknownCaller", out_of_sync)
         if out_of_sync
@@ -43,7 +56,6 @@ def calculate_status(
     )
     dstatus = (deployment or {}).get("status", {})
     previous = ms.status
-    stamp = now or now_iso()
     generation = ms.metadata.generation
     dspec = (deployment or {}).get("spec", {})
     return MicroserviceStatus(
@@ -88,7 +100,7 @@ def calculate_failed_status(ms: Microservice, *, reason: str, message: str) -> M
 
 
 def _judge(
-    ms: Microservice, deployment: dict[str, Any] | None
+    ms: Microservice, deployment: dict[str, Any] | None, problem: PodProblem | None
 ) -> tuple[Phase, Condition, Condition, Condition]:
     if deployment is None:
         msg = "waiting for the Deployment to be created"
@@ -110,11 +122,14 @@ def _judge(
     deadline = _deployment_condition(deployment, "Progressing")
     if deadline and deadline.get("reason") == "ProgressDeadlineExceeded":
         msg = deadline.get("message", "the rollout exceeded its progress deadline")
+        serving = available >= want and want > 0  # the old pods still serve
+        why = f"{problem.message} ({msg})" if problem else msg
+        stalled = "RolloutStalled" if serving or problem is None else problem.reason
         return (
             "Degraded",
-            _cond("Ready", available >= want and want > 0, "RolloutStalled", msg),
+            _cond("Ready", serving, stalled, why),
             _cond("Progressing", False, "ProgressDeadlineExceeded", msg),
-            _cond("Degraded", True, "ProgressDeadlineExceeded", msg),
+            _cond("Degraded", True, problem.reason if problem else "ProgressDeadlineExceeded", why),
         )
     if caught_up and image_current and updated == want and available == want and total == want:
         msg = f"{available}/{want} replicas available"
@@ -125,6 +140,14 @@ def _judge(
             _cond("Degraded", False, "AsExpected", ""),
         )
     msg = f"rolling out: {updated}/{want} updated, {available}/{want} available"
+    if problem:
+        why = f"{problem.message} ({msg})"
+        return (
+            "Degraded",
+            _cond("Ready", False, problem.reason, why),
+            _cond("Progressing", True, problem.reason, why),
+            _cond("Degraded", True, problem.reason, problem.message),
+        )
     return (
         "Progressing",
         _cond("Ready", False, "RollingOut", msg),

@@ -1,7 +1,11 @@
 """Watches on the operator's children, filtered by the API server, that wake the
 owning Microservice's reconcile: how drift is repaired within a second and how
-status follows the Deployment. A watch on ServiceAccounts wakes Microservices
-that wait on an allowed caller which has just been created.
+status follows the Deployment. Pods are watched the same way (they carry the
+managed-by label from the pod template): a pod that cannot pull its image or
+keeps crashing changes nothing in its Deployment, yet the status must say why
+within seconds. A watch on ServiceAccounts wakes Microservices that wait on an
+allowed caller which has just been created, and a one-second tick wakes those
+whose re-check time has come (requeue.py: a readiness grace running out).
 
 Why not kopf handlers: kopf filters labels on the client and keeps a per-object
 memory for every object of every watched kind in the whole cluster (about 2 KB
@@ -27,6 +31,7 @@ import aiohttp
 from shopmesh_operator import constants as c
 from shopmesh_operator.apply import RESOURCES, ApiException, KubeApi, collection_path
 from shopmesh_operator.callers import take_waiting
+from shopmesh_operator.requeue import take_due
 from shopmesh_operator.scope import in_scope
 
 log = logging.getLogger(__name__)
@@ -34,8 +39,11 @@ log = logging.getLogger(__name__)
 Ref = tuple[str, str]
 Wake = Callable[[str, str], Awaitable[None]]
 MANAGED_SELECTOR = f"{c.LABEL_MANAGED_BY}={c.MANAGED_BY}"
+#: The pods of every Deployment the operator renders, cluster-wide (same label selector).
+PODS_PATH = "/api/v1/pods"
 WATCH_SECONDS = 290
 BACKOFF_SECONDS = 2.0
+RECHECK_TICK_SECONDS = 1.0
 
 
 def child_paths() -> list[str]:
@@ -82,13 +90,14 @@ class Watcher:
         self._pending: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
-        for path in child_paths():
+        for path in [*child_paths(), PODS_PATH]:
             self._tasks.append(
                 asyncio.create_task(self._stream(path, MANAGED_SELECTOR, self._child))
             )
         self._tasks.append(
             asyncio.create_task(self._stream("/api/v1/serviceaccounts", None, self._account))
         )
+        self._tasks.append(asyncio.create_task(self._recheck_due()))
 
     async def stop(self) -> None:
         for task in [*self._tasks, *self._pending]:
@@ -104,6 +113,13 @@ class Watcher:
         for ref in waiting_on(event_type, obj):
             if in_scope(ref[0], self._namespaces):
                 self._spawn(ref)
+
+    async def _recheck_due(self) -> None:
+        while True:
+            await asyncio.sleep(RECHECK_TICK_SECONDS)
+            for ref in take_due():
+                if in_scope(ref[0], self._namespaces):
+                    self._spawn(ref)
 
     def _spawn(self, ref: Ref) -> None:
         task = asyncio.create_task(self._run_wake(ref))

@@ -1,5 +1,6 @@
-"""Fixtures shared by the unit tests: a fake cluster holding one Microservice, and a
-fresh registry of Microservices waiting on a missing caller for every test."""
+"""Fixtures shared by the unit tests: a fake cluster holding one Microservice, and
+fresh registries of Microservices waiting on a missing caller or a re-check for
+every test."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections import defaultdict
 
 import pytest
 
-from shopmesh_operator import callers
+from shopmesh_operator import callers, requeue
 
 from .fake_cluster import FakeCluster, microservice_body
 
@@ -17,6 +18,12 @@ def _no_waiting_callers(monkeypatch: pytest.MonkeyPatch) -> None:
     """callers.py keeps who waits on which ServiceAccount in a module global; a
     test must not see the waits another one left behind."""
     monkeypatch.setattr(callers, "_waiting", defaultdict(set))
+
+
+@pytest.fixture(autouse=True)
+def _no_rechecks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """requeue.py keeps the booked re-checks in a module global, like callers.py."""
+    monkeypatch.setattr(requeue, "_due", {})
 
 
 @pytest.fixture

@@ -12,12 +12,16 @@ and keeps only the fields that other managers own and this manifest leaves out.
 The fields it sets move to its manager (apply is forced), or are shared when
 both managers applied the same value. As on a real server, a Deployment that no
 manager gives `replicas` any more is defaulted back to 1. Deployments also get a
-status saying every replica is up, as a healthy cluster would shortly after.
+status saying every replica is up, as a healthy cluster would shortly after;
+a test that wants a stuck rollout edits that status and puts the pods (and the
+kubelet's Events about them) in `pods` and `pod_events`, which the two list
+calls filter as the API server would (label selector; kind, name and reason).
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +68,14 @@ class FakeCluster:
     deleted: list[Key] = field(default_factory=list)
     #: the namespace of each list_microservices call (None: the whole cluster)
     lists: list[str | None] = field(default_factory=list)
+    #: what the kubelet and the scheduler keep: pods, and the Events about them
+    pods: list[dict[str, Any]] = field(default_factory=list)
+    pod_events: list[dict[str, Any]] = field(default_factory=list)
+    #: the selector of each list_pods call, and the pod of each list_pod_events call
+    pod_lists: list[dict[str, str]] = field(default_factory=list)
+    event_lists: list[str] = field(default_factory=list)
+    #: the error list_pods and list_pod_events raise (None: they answer)
+    refuse_pod_reads: ApplyError | None = None
 
     # -- test helpers: not part of ClusterApi, never counted --
 
@@ -114,6 +126,32 @@ class FakeCluster:
             (ns, name)
             for (_, kind, ns, name) in self.objects
             if kind == c.KIND and namespace in (None, ns)
+        ]
+
+    async def list_pods(self, namespace: str, selector: Mapping[str, str]) -> list[dict[str, Any]]:
+        self.pod_lists.append(dict(selector))
+        if self.refuse_pod_reads is not None:
+            raise self.refuse_pod_reads
+        return [
+            copy.deepcopy(pod)
+            for pod in self.pods
+            if pod["metadata"]["namespace"] == namespace
+            and selector.items() <= pod["metadata"].get("labels", {}).items()
+        ]
+
+    async def list_pod_events(
+        self, namespace: str, pod: str, *, reason: str
+    ) -> list[dict[str, Any]]:
+        self.event_lists.append(pod)
+        if self.refuse_pod_reads is not None:
+            raise self.refuse_pod_reads
+        return [
+            copy.deepcopy(event)
+            for event in self.pod_events
+            if event["metadata"]["namespace"] == namespace
+            and event["involvedObject"].get("kind") == "Pod"
+            and event["involvedObject"].get("name") == pod
+            and event["reason"] == reason
         ]
 
     async def apply(

@@ -1,6 +1,7 @@
 """The chart's ClusterRole grants every call reconcile makes on a child: the
 verbs of server-side apply on all of them, and `delete` on the optional kinds
-that reconcile removes again when the spec stops asking for them."""
+that reconcile removes again when the spec stops asking for them; and the reads
+that explain a stuck rollout: pods (listed, and watched by watch.py) and their Events."""
 
 from __future__ import annotations
 
@@ -26,8 +27,10 @@ def _rules() -> list[dict[str, Any]]:
 
 
 def _verbs(api_version: str, kind: str) -> set[str]:
-    group = api_version.rpartition("/")[0]
-    plural = RESOURCES[(api_version, kind)]
+    return _granted(api_version.rpartition("/")[0], RESOURCES[(api_version, kind)])
+
+
+def _granted(group: str, plural: str) -> set[str]:
     return {
         verb
         for rule in _rules()
@@ -49,3 +52,15 @@ def test_children_can_be_read_and_applied(api_version: str, kind: str) -> None:
 )
 def test_optional_children_can_be_deleted(api_version: str, kind: str) -> None:
     assert "delete" in _verbs(api_version, kind)
+
+
+@pytest.mark.parametrize(
+    ("plural", "verbs"),
+    [
+        pytest.param("pods", {"list", "watch"}, id="pods"),
+        pytest.param("events", {"list", "create"}, id="events"),
+    ],
+)
+def test_pods_and_their_events_can_be_read(plural: str, verbs: set[str]) -> None:
+    assert verbs <= _granted("", plural)
+    assert not {"create", "patch", "delete"} & _granted("", "pods")  # read only

@@ -8,62 +8,13 @@ from typing import Any
 
 import pytest
 
-from shopmesh_operator.models import Condition, Microservice, MicroserviceStatus
+from shopmesh_operator.models import Condition, MicroserviceStatus
 from shopmesh_operator.status import calculate_failed_status, calculate_status
 
-IMAGE = "shopmesh/cart:1.0"
-T0 = "2024-01-01T00:00:00Z"
-NOW = "2024-06-01T12:00:00Z"
+from .status_support import DEADLINE, NOW, T0
+from .status_support import deployment_body as _deployment
+from .status_support import microservice as _ms
 
-
-def _ms(
-    *, replicas: int = 3, generation: int = 2, status: dict[str, Any] | None = None
-) -> Microservice:
-    return Microservice.from_body(
-        {
-            "metadata": {
-                "name": "cart",
-                "namespace": "shop",
-                "uid": "u1",
-                "generation": generation,
-            },
-            "spec": {"image": IMAGE, "replicas": replicas},
-            "status": status,
-        }
-    )
-
-
-def _deployment(
-    *,
-    image: str = IMAGE,
-    generation: int = 5,
-    observed: int = 5,
-    replicas: int = 3,
-    updated: int = 3,
-    ready: int = 3,
-    available: int = 3,
-    conditions: tuple[dict[str, Any], ...] = (),
-) -> dict[str, Any]:
-    return {
-        "metadata": {"name": "cart", "generation": generation},
-        "spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}},
-        "status": {
-            "observedGeneration": observed,
-            "replicas": replicas,
-            "updatedReplicas": updated,
-            "readyReplicas": ready,
-            "availableReplicas": available,
-            "conditions": list(conditions),
-        },
-    }
-
-
-DEADLINE = {
-    "type": "Progressing",
-    "status": "False",
-    "reason": "ProgressDeadlineExceeded",
-    "message": 'ReplicaSet "cart-6d4" has timed out progressing.',
-}
 STILL_PROGRESSING = {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"}
 
 

@@ -1,15 +1,27 @@
-"""watch.py's pure parts: which Microservice a child event wakes, and which
+"""watch.py's pure parts: which Microservice a child or pod event wakes, and which
 waiting Microservices a new ServiceAccount wakes."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from shopmesh_operator import callers
+from shopmesh_operator import callers, watch
+from shopmesh_operator.models import Microservice
+from shopmesh_operator.render import build_deployment
+from shopmesh_operator.requeue import recheck_later
 from shopmesh_operator.scope import in_scope
-from shopmesh_operator.watch import child_paths, owner_of, waiting_on
+from shopmesh_operator.watch import (
+    MANAGED_SELECTOR,
+    PODS_PATH,
+    Watcher,
+    child_paths,
+    owner_of,
+    waiting_on,
+)
 
 
 def child(namespace: str | None, labels: dict[str, str] | None) -> dict[str, Any]:
@@ -60,6 +72,19 @@ def test_every_child_kind_is_watched_cluster_wide_and_the_microservice_is_not() 
     assert not any("microservices" in p for p in paths)
 
 
+def test_pod_events_wake_the_microservice_of_the_pod_template() -> None:
+    """The pod watch relies on the labels the Deployment gives its pods."""
+    ms = Microservice.from_body(
+        {"metadata": {"name": "cart", "namespace": "shop"}, "spec": {"image": "shopmesh/cart:1"}}
+    )
+    labels = build_deployment(ms)["spec"]["template"]["metadata"]["labels"]
+    key, value = MANAGED_SELECTOR.split("=")
+    assert labels[key] == value  # the server-side selector of the pod watch matches
+    pod = {"metadata": {"name": "cart-7f9c6d8b5-abcde", "namespace": "shop", "labels": labels}}
+    assert owner_of(pod, ()) == ("shop", "cart")
+    assert PODS_PATH == "/api/v1/pods"
+
+
 @pytest.mark.parametrize(
     ("event_type", "woken"),
     [
@@ -74,3 +99,32 @@ def test_waiting_on_a_new_account(event_type: str, woken: set[tuple[str, str]]) 
     assert waiting_on(event_type, account) == woken
     # Woken once: the wait is forgotten; not woken: it stays.
     assert (("ops", "admin") in callers._waiting) is (not woken)
+
+
+async def test_watcher_streams_pods_and_wakes_due_rechecks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pods are watched like children; a re-check that comes due wakes its
+    Microservice through the same gated path as a watch event."""
+    streams: list[tuple[str, str | None]] = []
+
+    async def no_stream(
+        self: Watcher, path: str, selector: str | None, handle: Callable[..., None]
+    ) -> None:
+        streams.append((path, selector))
+
+    monkeypatch.setattr(Watcher, "_stream", no_stream)
+    monkeypatch.setattr(watch, "RECHECK_TICK_SECONDS", 0.01)
+    woken: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+
+    async def wake(namespace: str, name: str) -> None:
+        await woken.put((namespace, name))
+
+    watcher = Watcher(api=None, wake=wake, namespaces=("shop",))  # type: ignore[arg-type]
+    recheck_later(("shop", "cart"), 0.0)
+    recheck_later(("elsewhere", "cart"), 0.0)  # out of scope: not woken
+    watcher.start()
+    try:
+        assert await asyncio.wait_for(woken.get(), timeout=5) == ("shop", "cart")
+    finally:
+        await watcher.stop()
+    assert (PODS_PATH, MANAGED_SELECTOR) in streams
+    assert woken.empty()

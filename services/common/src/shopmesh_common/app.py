@@ -5,7 +5,9 @@
 and RED metrics per route with the label names every service shares; every other route
 needs a service token when SHOPMESH_SERVICE_TOKEN_SECRET is set (service_auth).
 Long-running work (outbox relay, consumers, saga recovery, sweepers) runs as `Background`
-tasks that start with the app and are cancelled when it stops.
+tasks that start with the app and are cancelled when it stops. Building the app configures
+the process's logging (`logs.configure_logging`: JSON lines with the trace id on stdout,
+uvicorn's loggers included), so no service can forget it.
 
 Per request, one pure ASGI middleware (`ServiceMiddleware`) does what every service adds
 around its routes: the RED metrics, the `X-Trace-Id` header and the access-log line. They
@@ -31,7 +33,7 @@ from starlette.middleware import Middleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .logs import ACCESS_LOG_SKIP, log_access
+from .logs import ACCESS_LOG_SKIP, configure_logging, log_access
 from .problems import PROBLEM_JSON, install_problem_handlers
 from .service_auth import install_service_auth
 from .telemetry import instrument_app, trace_id_header
@@ -158,6 +160,8 @@ def create_app(
     `inner_middleware` run inside the shared ones, outermost first, right before the
     routes (the gateway dispatches its public routes there): what they answer still gets
     metrics, the trace id, the access line and the service-token check."""
+    # Before instrument_app: its OTLP log handler joins the JSON handler on the root logger.
+    configure_logging(service)
     # FastAPI's own OpenTelemetry support stays off: telemetry.instrument_app traces every
     # service the same way (and FastAPI would otherwise look up three global providers,
     # reading os.environ, on every request to find out whether it should act).

@@ -7,15 +7,14 @@ Used by notifications and order-history (their `settings.py` and `main.py`):
   `queue: QueueName = "<service>"`;
 - `create_consumer_app`: `app.create_app` plus the dead-letter admin routes of the queue
   and `readiness_checks` (the database ping, and the consumer once there is one);
-- `consumer_lifespan`: the skeleton of such a service's lifespan. It migrates and connects
-  the database and yields a `ConsumerRuntime`, whose `consume(...)` starts the consumer as
-  a background task (unless SHOPMESH_CONSUMERS_ENABLED is false); on the way out the
-  background tasks stop and the database closes.
+- `consumer_lifespan`: `lifespan.service_lifespan` (migrate, connect, and on the way out
+  stop the background tasks, run the closers, close the database) yielding a
+  `ConsumerRuntime`, whose `consume(...)` starts the consumer as a background task (unless
+  SHOPMESH_CONSUMERS_ENABLED is false).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -28,9 +27,8 @@ from pydantic_settings import NoDecode
 from .app import Background, ReadinessCheck
 from .app import create_app as create_service_app
 from .broker import Consumer, ConsumerSpec, Handler
-from .db import Database
 from .dead_letters import admin_router, watch_dead_letter_depth
-from .migrate import upgrade
+from .lifespan import ServiceRuntime, database_readiness, service_lifespan
 from .settings import ServiceSettings
 
 # An annotated type rather than a field default: a subclass that overrides the default
@@ -106,7 +104,7 @@ def consumer_ready(consumer: Consumer) -> ReadinessCheck:
 
 def readiness_checks(app: FastAPI) -> Sequence[ReadinessCheck]:
     """`app.state.db` answers and `app.state.consumer`, if there is one, consumes."""
-    checks: list[ReadinessCheck] = [app.state.db.ping]
+    checks = list(database_readiness(app))
     consumer: Consumer | None = app.state.consumer
     if consumer is not None:
         checks.append(consumer_ready(consumer))
@@ -129,13 +127,10 @@ def create_consumer_app(
 
 
 @dataclass(frozen=True)
-class ConsumerRuntime:
-    """What `consumer_lifespan` opened: the service's database and background tasks."""
+class ConsumerRuntime(ServiceRuntime):
+    """`ServiceRuntime` of a consumer service: the same resources, and `consume`."""
 
-    app: FastAPI
     settings: ConsumerSettings
-    db: Database
-    background: Background
 
     def consume(self, routing_keys: Sequence[str], handler: Handler) -> Consumer | None:
         """`start_consumer`, and readiness waits for the consumer from now on."""
@@ -150,18 +145,13 @@ class ConsumerRuntime:
 async def consumer_lifespan(
     app: FastAPI, settings: ConsumerSettings, *, package: str
 ) -> AsyncIterator[ConsumerRuntime]:
-    """Migrate `package` (if enabled), connect `app.state.db`; afterwards stop and close."""
-    if settings.run_migrations:
-        await asyncio.to_thread(upgrade, package, settings.database_url)
-    db = Database(settings.database_url, max_size=settings.db_pool_size)
-    await db.connect()
-    background = Background()
-    app.state.settings = settings
-    app.state.db = db
-    app.state.consumer = None
-    try:
-        yield ConsumerRuntime(app=app, settings=settings, db=db, background=background)
-    finally:
-        # Tasks first: a consumer mid-event still holds a connection of the pool.
-        await background.stop()
-        await db.close()
+    """`service_lifespan`, with `app.state.consumer` None until `consume` starts one."""
+    async with service_lifespan(app, settings, package=package) as runtime:
+        app.state.consumer = None
+        yield ConsumerRuntime(
+            app=app,
+            settings=settings,
+            db=runtime.db,
+            background=runtime.background,
+            closers=runtime.closers,
+        )

@@ -1,7 +1,8 @@
 """JSON logs, one line per event, for every service (structlog over the standard library).
 
-`configure_logging(service)` is called once by each service's entry point; library logs
-(uvicorn, aio-pika) go through the same JSON renderer, so every line on stdout is JSON.
+`configure_logging(service)` is called by `app.create_app`, so by every service (and by the
+outbox relay's command line); library logs (uvicorn, aio-pika) go through the same JSON
+renderer, so every line on stdout is JSON.
 Every line made inside a trace carries `trace_id` and `span_id` (W3C hex), so one order's
 lines can be found in every service by the id its response quoted (`X-Trace-Id`).
 `json_formatter` is the renderer on its own: `telemetry` uses it for the body of the log
@@ -25,6 +26,7 @@ import random
 import sys
 import time
 from collections.abc import Iterable, Mapping
+from typing import TextIO
 
 import structlog
 from opentelemetry import trace
@@ -89,18 +91,35 @@ def json_formatter(service: str) -> logging.Formatter:
     )
 
 
+class JsonStdoutHandler(logging.StreamHandler[TextIO]):
+    """The root logger's handler that `configure_logging` installs: JSON lines on stdout."""
+
+
+def _prints_to_a_console(handler: logging.Handler) -> bool:
+    consoles = (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
+    return isinstance(handler, logging.StreamHandler) and handler.stream in consoles
+
+
 def configure_logging(service: str) -> None:
-    """Send every log record to stdout as one JSON object with the service name."""
+    """Send every log record to stdout as one JSON object with the service name.
+
+    Idempotent: a second call (another app in the same process) relabels the one JSON
+    handler. Any other handler of the root logger that prints to stdout or stderr goes (its
+    lines would not be JSON); handlers that send records elsewhere stay (telemetry's OTLP
+    handler, a test runner's capture).
+    """
     global _access_sample
     structlog.configure(
         processors=[*_shared_processors(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(json_formatter(service))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    ours = [h for h in root.handlers if isinstance(h, JsonStdoutHandler)]
+    handler = ours[0] if ours else JsonStdoutHandler(sys.stdout)
+    handler.setFormatter(json_formatter(service))
+    others = [h for h in root.handlers if h not in ours and not _prints_to_a_console(h)]
+    root.handlers[:] = [handler, *others]
     root.setLevel(os.environ.get("SHOPMESH_LOG_LEVEL", "INFO"))
     _access_sample = access_log_sample()
     # uvicorn configured its loggers with plain-text handlers before calling the factory:

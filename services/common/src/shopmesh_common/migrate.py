@@ -3,24 +3,30 @@
 Each service keeps its revisions in `<package>/migrations/versions/` and a two-line
 `env.py` that calls `run_env()`. `upgrade(package, database_url)` is what services call on
 start-up (in a worker thread, since Alembic drives its own event loop for asyncpg) and what
-`python -m shopmesh_common.migrate <package>` runs by hand. A PostgreSQL advisory lock
-makes concurrent replicas migrate one after the other.
+`python -m shopmesh_common.migrate <package>` runs by hand.
+
+Replicas that start together migrate one after the other: `upgrade` holds a session-level
+PostgreSQL advisory lock, keyed by the package name (`lock_key`), on a connection of its
+own, for the whole of Alembic's run. Alembic commits and closes its connection before the
+lock is let go, so the next replica reads the new `alembic_version` and has nothing to do.
+(A lock taken on Alembic's own connection would be let go before its transaction commits:
+the next replica would then read the old version and run the same DDL again.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib.resources
 import os
 import sys
 
+import asyncpg
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import pool, text
+from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
-
-_LOCK_KEY = 7_346_201  # one advisory lock id for "schema migration in progress"
 
 
 def _sqlalchemy_url(database_url: str) -> str:
@@ -37,20 +43,34 @@ def alembic_config(package: str, database_url: str) -> Config:
     return cfg
 
 
+def lock_key(package: str) -> int:
+    """The advisory lock id of `package`'s migrations: a signed 64-bit number derived from
+    its name (the same in every process, unlike `hash`)."""
+    digest = hashlib.sha256(f"shopmesh.migrate:{package}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
 def upgrade(package: str, database_url: str, revision: str = "head") -> None:
-    """Bring the database up to `revision` (blocking; call via asyncio.to_thread)."""
-    command.upgrade(alembic_config(package, database_url), revision)
+    """Bring the database up to `revision`, one process at a time (blocking; call via
+    asyncio.to_thread)."""
+    asyncio.run(_upgrade_locked(package, database_url, revision))
+
+
+async def _upgrade_locked(package: str, database_url: str, revision: str) -> None:
+    config = alembic_config(package, database_url)
+    lock = await asyncpg.connect(database_url)
+    try:
+        await lock.execute("SELECT pg_advisory_lock($1)", lock_key(package))
+        # Alembic runs an event loop of its own (run_env), so not in this thread.
+        await asyncio.to_thread(command.upgrade, config, revision)
+    finally:
+        await lock.close()  # the session ends, and its advisory lock with it
 
 
 def _run_sync(connection: Connection) -> None:
-    connection.execute(text(f"SELECT pg_advisory_lock({_LOCK_KEY})"))
-    try:
-        context.configure(connection=connection, target_metadata=None)
-        with context.begin_transaction():
-            context.run_migrations()
-    finally:
-        connection.execute(text(f"SELECT pg_advisory_unlock({_LOCK_KEY})"))
-        connection.commit()
+    context.configure(connection=connection, target_metadata=None)
+    with context.begin_transaction():
+        context.run_migrations()
 
 
 async def _run_async(url: str) -> None:

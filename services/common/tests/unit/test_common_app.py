@@ -101,7 +101,7 @@ def logs_to_a_buffer() -> Iterator[io.StringIO]:
     handlers, level = root.handlers[:], root.level
     configure_logging("app-tests")
     buffer = io.StringIO()
-    (stdout,) = root.handlers
+    (stdout,) = [h for h in root.handlers if isinstance(h, logs.JsonStdoutHandler)]
     assert isinstance(stdout, logging.StreamHandler)
     stdout.setStream(buffer)
     try:

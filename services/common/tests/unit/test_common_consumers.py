@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from types import SimpleNamespace
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from shopmesh_common import consumers
 from shopmesh_common.app import Background, no_lifespan
 from shopmesh_common.broker import Consumer, ConsumerSpec
 from shopmesh_common.consumers import (
@@ -213,61 +212,21 @@ async def test_consumer_app_is_ready_once_its_consumer_consumes() -> None:
     assert "q-app" in unknown.json()["detail"]
 
 
-class FakeDatabase:
-    instances: ClassVar[list[FakeDatabase]] = []
-
-    def __init__(self, url: str, *, max_size: int) -> None:
-        self.url, self.max_size, self.state = url, max_size, "new"
-        FakeDatabase.instances.append(self)
-
-    async def connect(self) -> None:
-        self.state = "connected"
-
-    async def close(self) -> None:
-        self.state = "closed"
-
-    async def ping(self) -> None:
-        return None
-
-
-@pytest.fixture
-def migrations(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    """Replaces the database and the migrations of `consumer_lifespan` with recorders."""
-    upgraded: list[tuple[str, str]] = []
-    FakeDatabase.instances.clear()
-    monkeypatch.setattr(consumers, "Database", FakeDatabase)
-    monkeypatch.setattr(consumers, "upgrade", lambda package, url: upgraded.append((package, url)))
-    return upgraded
-
-
-@pytest.mark.parametrize(
-    ("run_migrations", "expected"),
-    [
-        pytest.param(True, [("shopmesh_shop", "postgresql://pg/shop_db")], id="migrates"),
-        pytest.param(False, [], id="no-migrations"),
-    ],
-)
-async def test_consumer_lifespan_migrates_connects_and_closes(
-    migrations: list[tuple[str, str]],
-    run_migrations: bool,
-    expected: list[tuple[str, str]],
+async def test_consumer_lifespan_is_the_service_lifespan_with_no_consumer_yet(
+    databases: list[Any], upgraded: list[tuple[str, str]]
 ) -> None:
     app = FastAPI()
-    settings = ShopSettings(
-        postgres_url="postgresql://pg", database="shop_db", run_migrations=run_migrations
-    )
+    settings = ShopSettings(postgres_url="postgresql://pg", database="shop_db")
     async with consumer_lifespan(app, settings, package="shopmesh_shop") as runtime:
-        (db,) = FakeDatabase.instances
-        assert (db.url, db.state) == ("postgresql://pg/shop_db", "connected")
-        assert {id(app.state.db), id(runtime.db)} == {id(db)}
-        assert app.state.settings is settings
-        assert app.state.consumer is None
-    assert migrations == expected
+        (db,) = databases
+        assert (runtime.db, app.state.db, db.state) == (db, db, "connected")
+        assert (app.state.settings, app.state.consumer) == (settings, None)
+    assert upgraded == [("shopmesh_shop", "postgresql://pg/shop_db")]
     assert db.state == "closed"
 
 
 async def test_consumer_lifespan_runs_the_consumer_until_it_ends(
-    migrations: list[tuple[str, str]],
+    databases: list[Any], upgraded: list[tuple[str, str]]
 ) -> None:
     app = FastAPI()
     # Nothing listens on port 1: the consumer keeps reconnecting and is never ready.
@@ -281,15 +240,4 @@ async def test_consumer_lifespan_runs_the_consumer_until_it_ends(
         with pytest.raises(RuntimeError, match="not consuming shop yet"):
             await check()
     assert task.done()
-    assert FakeDatabase.instances[0].state == "closed"
-
-
-async def test_consumer_lifespan_closes_the_database_after_a_failed_start(
-    migrations: list[tuple[str, str]],
-) -> None:
-    with pytest.raises(ZeroDivisionError):
-        async with consumer_lifespan(
-            FastAPI(), ShopSettings(run_migrations=False), package="shopmesh_shop"
-        ):
-            _ = 1 / 0
-    assert FakeDatabase.instances[0].state == "closed"
+    assert databases[0].state == "closed"

@@ -29,7 +29,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shopmesh_common import telemetry
 from shopmesh_common.broker import message_context
-from shopmesh_common.logs import AccessLogMiddleware, add_trace_ids, configure_logging
+from shopmesh_common.logs import (
+    AccessLogMiddleware,
+    JsonStdoutHandler,
+    add_trace_ids,
+    configure_logging,
+)
 from shopmesh_common.telemetry import (
     OtlpLogHandler,
     QuietOrphanQueries,
@@ -127,7 +132,7 @@ def json_stdout() -> Iterator[Any]:
     handlers, level = root.handlers[:], root.level
     configure_logging("test-service")
     buffer = io.StringIO()
-    (stdout,) = root.handlers
+    (stdout,) = [h for h in root.handlers if isinstance(h, JsonStdoutHandler)]
     assert isinstance(stdout, logging.StreamHandler)
     stdout.setStream(buffer)
 

@@ -14,7 +14,6 @@ RouteDispatcher, which runs the public routes without FastAPI's router (api.disp
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -26,9 +25,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from shopmesh_common.app import create_app as create_service_app
-from shopmesh_common.db import Database
-from shopmesh_common.logs import configure_logging
-from shopmesh_common.migrate import upgrade
+from shopmesh_common.lifespan import database_readiness, service_lifespan
 from shopmesh_common.resilience import BreakerSettings, ClientFactory, DownstreamSettings
 
 from .adapters.composition_cache import CompositionCache
@@ -178,40 +175,32 @@ def build_gateway(
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The gateway app, configured from `settings` (default: the environment)."""
     settings = settings or Settings()
-    configure_logging(settings.service_name)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await ensure_database(settings.postgres_url, settings.database)
-        if settings.run_migrations:
-            await asyncio.to_thread(upgrade, PACKAGE, settings.database_url)
-        db = Database(settings.database_url, max_size=settings.db_pool_size)
-        await db.connect()
-        redis = connect_redis(settings)
-        clients = ClientFactory(settings.service_name, downstreams(settings), redis=redis)
-        limiter = connect_rate_limiter(settings, redis)
-        gateway = build_gateway(
-            settings,
-            clients=clients,
-            counter=limiter,
-            api_keys=ApiKeys(db, cache_seconds=settings.api_key_cache_seconds),
-            composition_cache=(
-                CompositionCache(redis, ttl_seconds=settings.composition_cache_ttl_seconds)
-                if settings.composition_cache
-                else None
-            ),
-        )
-        app.state.settings = settings
-        app.state.db = db
-        app.state.gateway = gateway
-        try:
+        async with service_lifespan(app, settings, package=PACKAGE) as runtime:
+            redis = connect_redis(settings)
+            runtime.on_close(redis.aclose)
+            clients = ClientFactory(settings.service_name, downstreams(settings), redis=redis)
+            limiter = connect_rate_limiter(settings, redis)
+            # Closed last registered first: JWKS refresh, clients, limiter, then their Redis.
+            runtime.on_close(limiter.close)
+            runtime.on_close(clients.close)
+            gateway = build_gateway(
+                settings,
+                clients=clients,
+                counter=limiter,
+                api_keys=ApiKeys(runtime.db, cache_seconds=settings.api_key_cache_seconds),
+                composition_cache=(
+                    CompositionCache(redis, ttl_seconds=settings.composition_cache_ttl_seconds)
+                    if settings.composition_cache
+                    else None
+                ),
+            )
+            runtime.on_close(gateway.jwks.close)
+            app.state.gateway = gateway
             yield
-        finally:
-            await gateway.jwks.close()
-            await clients.close()
-            await limiter.close()
-            await redis.aclose()
-            await db.close()
 
     return build_app(settings, lifespan=lifespan)
 
@@ -225,7 +214,7 @@ def build_app(
         service=settings.service_name,
         lifespan=lifespan,
         routers=[routes.router, admin.router],
-        readiness=lambda app: [app.state.db.ping],
+        readiness=database_readiness,
         inner_middleware=[Middleware(RouteDispatcher, routes=routes.router.routes)],
     )
     if settings.cors_origins:

@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from shopmesh_common.consumers import consumer_lifespan, create_consumer_app
-from shopmesh_common.logs import configure_logging
 
 from .adapters.mailer import SmtpMailer
 from .adapters.repository import PostgresEmailStore
@@ -29,7 +28,6 @@ ROUTING_KEYS = ("user.registered", "order.confirmed", "order.failed")
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The notifications app."""
     settings = settings or Settings()
-    configure_logging(settings.service_name)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from shopmesh_common.consumers import consumer_lifespan, create_consumer_app
-from shopmesh_common.logs import configure_logging
 
 from .adapters.repository import PostgresReadModel
 from .api.routes import router
@@ -28,7 +27,6 @@ ROUTING_KEYS = ("user.registered", "order.*")
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The order history app."""
     settings = settings or Settings()
-    configure_logging(settings.service_name)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

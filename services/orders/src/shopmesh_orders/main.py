@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from shopmesh_common.app import Background
 from shopmesh_common.app import create_app as create_service_app
-from shopmesh_common.db import Database
 from shopmesh_common.idempotency import IdempotencyStore
-from shopmesh_common.migrate import upgrade
-from shopmesh_common.outbox import OutboxRelay
+from shopmesh_common.lifespan import database_readiness, service_lifespan
 from shopmesh_common.resilience import BreakerSettings, ClientFactory, DownstreamSettings
 
 from .adapters.participants import HttpParticipants
 from .api.routes import router
 from .service_layer.saga_runner import SagaRunner
 from .settings import Settings
+
+PACKAGE = "shopmesh_orders"
 
 
 def downstreams(settings: Settings) -> list[DownstreamSettings]:
@@ -44,36 +42,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.run_migrations:
-            await asyncio.to_thread(upgrade, "shopmesh_orders", settings.database_url)
-        db = Database(settings.database_url, max_size=settings.db_pool_size)
-        await db.connect()
-        clients = ClientFactory(settings.service_name, downstreams(settings))
-        runner = SagaRunner(db=db, participants=HttpParticipants(clients), settings=settings)
-        background = Background()
-        app.state.settings = settings
-        app.state.db = db
-        app.state.keys = IdempotencyStore(db, service=settings.service_name)
-        app.state.runner = runner
-        background.start("saga-recovery", runner.recover)
-        if settings.relay_enabled:
-            relay = OutboxRelay(
-                service=settings.service_name,
-                database_url=settings.database_url,
-                amqp_url=settings.amqp_url,
+        async with service_lifespan(app, settings, package=PACKAGE) as runtime:
+            clients = ClientFactory(settings.service_name, downstreams(settings))
+            runtime.on_close(clients.close)
+            runner = SagaRunner(
+                db=runtime.db, participants=HttpParticipants(clients), settings=settings
             )
-            background.start("outbox-relay", relay.run)
-        try:
+            runtime.on_close(runner.stop)
+            app.state.keys = IdempotencyStore(runtime.db, service=settings.service_name)
+            app.state.runner = runner
+            runtime.background.start("saga-recovery", runner.recover)
+            runtime.start_outbox_relay()
             yield
-        finally:
-            await background.stop()
-            await runner.stop()
-            await clients.close()
-            await db.close()
 
     return create_service_app(
         service=settings.service_name,
         lifespan=lifespan,
         routers=[router],
-        readiness=lambda app: [app.state.db.ping],
+        readiness=database_readiness,
     )

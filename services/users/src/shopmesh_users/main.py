@@ -7,17 +7,13 @@ then start the outbox relay (when SHOPMESH_RELAY_ENABLED). Readiness is the data
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from shopmesh_common.app import Background, ReadinessCheck
 from shopmesh_common.app import create_app as create_service_app
-from shopmesh_common.db import Database
-from shopmesh_common.migrate import upgrade
-from shopmesh_common.outbox import OutboxRelay
+from shopmesh_common.lifespan import database_readiness, service_lifespan
 
 from .adapters.passwords import Passwords
 from .api.routes import router
@@ -35,12 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.run_migrations:
-            await asyncio.to_thread(upgrade, PACKAGE, settings.database_url)
-        db = Database(settings.database_url, max_size=settings.db_pool_size)
-        await db.connect()
-        background = Background()
-        try:
+        async with service_lifespan(app, settings, package=PACKAGE) as runtime:
             passwords = Passwords(
                 time_cost=settings.argon2_time_cost,
                 memory_cost_kib=settings.argon2_memory_cost_kib,
@@ -49,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             await passwords.prepare()
             keyring = KeyRing(
-                db,
+                runtime.db,
                 overlap_seconds=settings.key_overlap,
                 reload_seconds=settings.key_reload_seconds,
             )
@@ -59,36 +50,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 audience=settings.audience,
                 ttl_seconds=settings.access_token_ttl_seconds,
             )
-            app.state.settings = settings
-            app.state.db = db
             app.state.keyring = keyring
             app.state.accounts = Accounts(
-                db=db,
+                db=runtime.db,
                 passwords=passwords,
                 keyring=keyring,
                 policy=policy,
                 service=settings.service_name,
             )
-            if settings.relay_enabled:
-                relay = OutboxRelay(
-                    service=settings.service_name,
-                    database_url=settings.database_url,
-                    amqp_url=settings.amqp_url,
-                )
-                app.state.relay = relay
-                background.start("outbox-relay", relay.run)
+            app.state.relay = runtime.start_outbox_relay()
             yield
-        finally:
-            await background.stop()
-            await db.close()
-
-    def readiness(app: FastAPI) -> Sequence[ReadinessCheck]:
-        db: Database = app.state.db
-        return (db.ping,)
 
     return create_service_app(
         service=settings.service_name,
         lifespan=lifespan,
         routers=[router],
-        readiness=readiness,
+        readiness=database_readiness,
     )

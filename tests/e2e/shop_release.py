@@ -1,0 +1,170 @@
+"""The shop installed by `helm install` as real pods on the local cluster's real node.
+
+`ShopRelease` installs charts/shopmesh (the operator as pods, the seven Microservices) into a
+fresh namespace with `infra.mode=external` against the host's stack (make stack-up), with a
+fresh database per service, its own events exchange and queues (a `tests/shop` `Shop`
+record, so the shop invariants of tests/shop/invariants.py read the same databases), and
+reaches the gateway through its NodePort on 127.0.0.1. Used by tests/e2e/test_shop_*.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import random
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import yaml
+from shop_helpers import ServiceTokenAuth, delete_queues
+from shop_processes import PACKAGES, Shop
+
+from kube import REPO, condition, create_namespace, helm, kubectl, list_items, wait_for
+from shopmesh_common.service_auth import HS256TokenSource
+
+CHART = REPO / "charts" / "shopmesh"
+EXTERNAL_VALUES = CHART / "ci" / "shop-external-values.yaml"
+NODE_NAME = "shopmesh-node"
+CONSUMERS = ("notifications", "order-history")
+
+
+def pod_ready(pod: dict[str, Any]) -> bool:
+    return bool((condition(pod, "Ready") or {}).get("status") == "True")
+
+
+@dataclass
+class ShopRelease:
+    """One helm release of the shop and what the tests need to talk to it."""
+
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
+    node_port: int = field(default_factory=lambda: random.randint(30100, 32700))
+    extra_values: dict[str, Any] = field(default_factory=dict)
+    shop: Shop = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.shop = Shop(run_id=self.run_id)
+
+    @property
+    def name(self) -> str:
+        return f"shop-{self.run_id}"
+
+    @property
+    def namespace(self) -> str:
+        return f"shop-{self.run_id}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.node_port}"
+
+    def values(self) -> dict[str, Any]:
+        """This run's values over ci/shop-external-values.yaml: its own operator scope and
+        peering, NodePort, databases, exchange and queues."""
+        services: dict[str, Any] = {}
+        for service in PACKAGES:
+            env = [
+                {"name": "SHOPMESH_DATABASE", "value": self.shop.databases[service]},
+                {"name": "SHOPMESH_EVENTS_EXCHANGE", "value": self.shop.exchange},
+            ]
+            if service in CONSUMERS:
+                env.append({"name": "SHOPMESH_QUEUE", "value": self.shop.queue(service)})
+            services[service] = {"env": env}
+        values: dict[str, Any] = {
+            "watchNamespaces": [self.namespace],
+            "peering": {"name": self.namespace},
+            "gateway": {"nodePort": {"enabled": True, "port": self.node_port}},
+            "shop": {"enabled": True, "services": services},
+        }
+        return _merge(values, self.extra_values)
+
+    def install(self) -> None:
+        create_namespace(self.namespace, kwok=False)
+        asyncio.run(self.shop.create_databases())
+        self.helm_with_values("install")
+
+    def helm_with_values(self, verb: str, *args: str) -> None:
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as values:
+            yaml.safe_dump(self.values(), values)
+            values.flush()
+            helm(
+                verb,
+                self.name,
+                str(CHART),
+                "--namespace",
+                self.namespace,
+                "-f",
+                str(EXTERNAL_VALUES),
+                "-f",
+                values.name,
+                "--wait",
+                "--timeout",
+                "5m",
+                *args,
+                timeout=400,
+            )
+
+    def wait_ready(self, timeout: float = 300) -> None:
+        """Every Microservice Ready, every pod of theirs Running and Ready on the real node."""
+
+        def all_ready() -> list[str] | None:
+            items = list_items("microservices", self.namespace)
+            ready = [m["metadata"]["name"] for m in items if _is_true(m, "Ready")]
+            return ready if len(ready) == len(PACKAGES) else None
+
+        wait_for(all_ready, what="every Microservice Ready", timeout=timeout, interval=2)
+
+    def pods(self, service: str) -> list[dict[str, Any]]:
+        return list_items("pods", self.namespace, f"app.kubernetes.io/name={service}")
+
+    def uninstall(self) -> None:
+        helm("uninstall", self.name, "--namespace", self.namespace, "--wait", check=False)
+
+    def delete(self) -> None:
+        self.uninstall()
+        kubectl("delete", "namespace", self.namespace, "--wait=false", check=False)
+        asyncio.run(_cleanup(self.shop))
+
+    def secret_value(self, key: str) -> str:
+        """The value of `key` in whichever of the release's Secrets holds it."""
+        for secret in list_items("secrets", self.namespace):
+            data = secret.get("data") or {}
+            if key in data:
+                return base64.b64decode(data[key]).decode()
+        raise AssertionError(f"no Secret in {self.namespace} has the key {key}")
+
+    def service_url(self, service: str) -> str:
+        """The service's ClusterIP address (the host reaches it through kube-proxy)."""
+        svc = json.loads(
+            kubectl("get", "service", service, "-n", self.namespace, "-o", "json").stdout
+        )
+        return f"http://{svc['spec']['clusterIP']}:{svc['spec']['ports'][0]['port']}"
+
+    def admin_client(self, service: str, **kwargs: Any) -> httpx.AsyncClient:
+        """A client of an internal service presenting service tokens as `admin`."""
+        secret = self.secret_value("service-token-secret")
+        source = HS256TokenSource(secret.encode(), caller="admin")
+        return httpx.AsyncClient(
+            base_url=self.service_url(service), auth=ServiceTokenAuth(source, service), **kwargs
+        )
+
+
+def _is_true(obj: dict[str, Any], type_: str) -> bool:
+    return bool((condition(obj, type_) or {}).get("status") == "True")
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+async def _cleanup(shop: Shop) -> None:
+    await delete_queues(shop)
+    await shop.drop_databases()
