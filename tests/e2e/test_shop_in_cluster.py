@@ -88,12 +88,14 @@ class Customer:
 def test_every_microservice_is_ready_with_real_pods_on_the_real_node(release: ShopRelease) -> None:
     for service in PACKAGES:
         ms = get("microservice", service, release.namespace)
-        assert ms is not None and (condition(ms, "Ready") or {}).get("status") == "True", service
+        assert ms is not None, service
+        assert (condition(ms, "Ready") or {}).get("status") == "True", service
         pods = release.pods(service)
         assert pods, f"{service} has no pods"
         for pod in pods:
             assert pod["spec"]["nodeName"] == NODE_NAME, (service, pod["spec"].get("nodeName"))
-            assert pod["status"]["phase"] == "Running" and pod_ready(pod), (service, pod["status"])
+            assert pod["status"]["phase"] == "Running", (service, pod["status"])
+            assert pod_ready(pod), (service, pod["status"])
             image = pod["spec"]["containers"][0]["image"]
             assert image.endswith(f"/{service}:{image.rsplit(':', 1)[1]}"), image
             # The operator's securityContext holds in a real container runtime.
@@ -129,7 +131,8 @@ async def test_orders_through_the_gateway_confirm_fail_with_compensation_and_rep
         confirmed = await customer.wait_order(placed.json()["id"])
         assert confirmed["status"] == "CONFIRMED", confirmed
         replay = await customer.order([{"product_id": "p1", "quantity": 2}], key=key)
-        assert replay.status_code == 202 and replay.json()["id"] == confirmed["id"], replay.text
+        assert replay.status_code == 202, replay.text
+        assert replay.json()["id"] == confirmed["id"], replay.text
 
         async with release.admin_client("payments", timeout=10) as payments:
             assert (
@@ -141,7 +144,8 @@ async def test_orders_through_the_gateway_confirm_fail_with_compensation_and_rep
                 failed = await customer.wait_order(declined.json()["id"])
             finally:
                 await payments.put("/admin/faults", json={"decline_rate": 0.0})
-        assert failed["status"] == "FAILED" and failed["reason"], failed
+        assert failed["status"] == "FAILED", failed
+        assert failed["reason"], failed
 
         async def composed() -> dict[str, Any] | None:
             answer = await client.get(f"/api/users/{customer.id}/orders", headers=customer.headers)
@@ -156,7 +160,8 @@ async def test_orders_through_the_gateway_confirm_fail_with_compensation_and_rep
     # Compensation released the declined order's units: nothing stays reserved.
     stocked = {pid: STOCK for pid in PRODUCTS}
     found = await check_eventually(release.shop, stocked=stocked, maildir=MAILDIR)
-    assert found["confirmed"] >= 1 and found["failed"] >= 1, found
+    assert found["confirmed"] >= 1, found
+    assert found["failed"] >= 1, found
 
 
 async def test_deleting_an_orders_pod_mid_load_loses_no_order(release: ShopRelease) -> None:
@@ -234,7 +239,8 @@ def test_a_microservice_that_cannot_become_ready_says_why(
             return ready if ready and ready.get("reason") == reason else None
 
         ready = wait_for(explained, what=f"Ready=False reason {reason}", timeout=120, interval=1)
-        assert ready["status"] == "False" and in_message in ready["message"], ready
+        assert ready["status"] == "False", ready
+        assert in_message in ready["message"], ready
     finally:
         kubectl("delete", "microservice", name, "-n", release.namespace, "--wait=false")
     # The rest of the shop was not touched.
