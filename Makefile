@@ -80,10 +80,10 @@ demo-shop: shop-up ## An order's story: idempotent retry, a failing saga, the em
 .PHONY: test unit integration e2e lint fmt validate
 test: setup lint unit validate integration e2e ## Everything CI runs: lint, unit, validation, integration on the stack, e2e on the cluster
 unit: python ## Unit tests (no cluster, no servers)
-	$(PYTEST) operator/tests/unit services/*/tests/unit -q
+	$(PYTEST) operator/tests/unit services/*/tests/unit tests/topology tests/chart ci/images/tests/test_dockerfile.py -q
 integration: python stack-up ## The shop on the real stack: services, saga invariants, crashes, dead letters
 	$(STACK_ENV); $(PYTEST) tests/stack services/*/tests/integration tests/shop -q
-e2e: setup cluster-up operator-stop ## End-to-end tests against the real local API server
+e2e: setup stack-up cluster-up images operator-stop ## End-to-end tests: the operator on KWOK nodes, the shop as real pods on the real node
 	$(ENV); $(PYTEST) tests/e2e -q
 validate: python tools ## kubeconform -strict on every rendered child of the examples (offline, pinned schemas)
 	@bash ci/validate/validate.sh

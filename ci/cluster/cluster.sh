@@ -33,7 +33,7 @@ kwok_cluster_exists() {
 # Writes our stage set: KWOK's default fast node and pod stages, with pod-ready
 # told to skip pods labelled shopmesh.io/kwok-unready, plus stages-extra.yaml.
 write_stages() {
-  local kwok_src out="$STATE_DIR/kwok-stages.yaml"
+  local kwok_src out="$STATE_DIR/kwok-stages.yaml" pki="$KWOK_WORKDIR/clusters/$CLUSTER_NAME/pki"
   kwok_src="$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
   [ -d "$kwok_src/kustomize/stage" ] || die "cannot find KWOK $KWOK_VERSION sources in the Go module cache"
   local st="$kwok_src/kustomize/stage"
@@ -49,6 +49,27 @@ write_stages() {
     # `kubernetes` Service's IP and the host address it advertises (see node.sh).
     printf 'apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokctlConfiguration\n'
     printf 'options:\n  kubeApiserverCertSANs: ["%s", "%s"]\n' "$(kubernetes_service_ip)" "$HOST_ADDR"
+    # Extra flags per component (kwokctl 0.8's --extra-args mis-indexes several components).
+    printf 'componentsPatches:\n'
+    printf -- '- name: kube-apiserver\n  extraArgs:\n'
+    printf '  - {key: %s, value: "%s"}\n' 'advertise-address' "$HOST_ADDR"
+    printf '  - {key: %s, value: "%s"}\n' 'enable-admission-plugins' "PodNodeSelector,PodTolerationRestriction"
+    printf '  - {key: %s, value: "%s"}\n' 'kubelet-client-certificate' "$pki/admin.crt"
+    printf '  - {key: %s, value: "%s"}\n' 'kubelet-client-key' "$pki/admin.key"
+    printf '  - {key: %s, value: "%s"}\n' 'requestheader-client-ca-file' "$pki/ca.crt"
+    printf '  - {key: %s, value: "%s"}\n' 'requestheader-allowed-names' "kwok-admin"
+    printf '  - {key: %s, value: "%s"}\n' 'requestheader-username-headers' "X-Remote-User"
+    printf '  - {key: %s, value: "%s"}\n' 'requestheader-group-headers' "X-Remote-Group"
+    printf '  - {key: %s, value: "%s"}\n' 'requestheader-extra-headers-prefix' "X-Remote-Extra-"
+    printf '  - {key: %s, value: "%s"}\n' 'enable-aggregator-routing' "true"
+    printf '  - {key: %s, value: "%s"}\n' 'service-cluster-ip-range' "$SERVICE_CIDR"
+    printf -- '- name: kube-controller-manager\n  extraArgs:\n'
+    printf '  - {key: %s, value: "%s"}\n' 'horizontal-pod-autoscaler-sync-period' "5s"
+    printf '  - {key: %s, value: "%s"}\n' 'horizontal-pod-autoscaler-downscale-stabilization' "20s"
+    printf '  - {key: %s, value: "%s"}\n' 'service-cluster-ip-range' "$SERVICE_CIDR"
+    printf -- '- name: kwok-controller\n  extraArgs:\n'
+    printf '  - {key: %s, value: "%s"}\n' 'manage-all-nodes' "false"
+    printf '  - {key: %s, value: "%s"}\n' 'manage-nodes-with-annotation-selector' "kwok.x-k8s.io/node=fake"
   } > "$out"
   grep -q 'shopmesh.io/kwok-unready"\]'"'"'$' "$out" || die "could not patch KWOK's pod-ready stage"
   echo "$out"
@@ -104,21 +125,6 @@ up_kwok() {
         --kwok-controller-binary "$KWOK_BIN/kwok" \
         --etcd-binary "$ETCD_BIN/etcd" \
         --kube-admission \
-        --extra-args "kube-apiserver=advertise-address=$HOST_ADDR" \
-        --extra-args "kube-apiserver=enable-admission-plugins=PodNodeSelector,PodTolerationRestriction" \
-        --extra-args "kube-apiserver=kubelet-client-certificate=$pki/admin.crt" \
-        --extra-args "kube-apiserver=kubelet-client-key=$pki/admin.key" \
-        --extra-args "kube-apiserver=requestheader-client-ca-file=$pki/ca.crt" \
-        --extra-args "kube-apiserver=requestheader-username-headers=X-Remote-User" \
-        --extra-args "kube-apiserver=requestheader-group-headers=X-Remote-Group" \
-        --extra-args "kube-apiserver=requestheader-extra-headers-prefix=X-Remote-Extra-" \
-        --extra-args "kube-apiserver=enable-aggregator-routing=true" \
-        --extra-args "kube-controller-manager=horizontal-pod-autoscaler-sync-period=5s" \
-        --extra-args "kube-controller-manager=horizontal-pod-autoscaler-downscale-stabilization=20s" \
-        --extra-args "kwok-controller=manage-all-nodes=false" \
-        --extra-args "kwok-controller=manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake" \
-        --extra-args "kube-apiserver=service-cluster-ip-range=$SERVICE_CIDR" \
-        --extra-args "kube-controller-manager=service-cluster-ip-range=$SERVICE_CIDR" \
         --config "$stages" \
         --kubeconfig "" --timeout 3m --wait 2m >"$STATE_DIR/logs/kwokctl.log" 2>&1 \
         || { tail -20 "$STATE_DIR/logs/kwokctl.log" >&2

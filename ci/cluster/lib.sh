@@ -40,7 +40,7 @@ die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 KIND_BIN="$BIN_ROOT/kind-$KIND_VERSION"
 
 # --- the real node (kubelet + containerd + runc) beside the KWOK nodes ---------------
-# The host's address as pods see it: a dummy interface with a fixed address, so it is the
+# The host's address as pods see it: an empty bridge (no dummy module here) with a fixed address, so it is the
 # same on every machine. The API server advertises it (the `kubernetes` Service), the real
 # node uses it as its InternalIP, and the local stack's servers listen on it besides loopback.
 HOST_IFACE="${SHOPMESH_HOST_IFACE:-shopmesh0}"

@@ -37,7 +37,7 @@ ctr_() { ctr --address "$CONTAINERD_SOCK" -n k8s.io "$@"; }
 cmd_host_address() {
   need_root
   if ! ip link show "$HOST_IFACE" >/dev/null 2>&1; then
-    ip link add "$HOST_IFACE" type dummy || die "cannot create the dummy interface $HOST_IFACE"
+    ip link add "$HOST_IFACE" type bridge || die "cannot create the interface $HOST_IFACE"
   fi
   ip addr show dev "$HOST_IFACE" | grep -q "inet $HOST_ADDR/" || ip addr add "$HOST_ADDR/32" dev "$HOST_IFACE"
   ip link set "$HOST_IFACE" up
@@ -256,7 +256,7 @@ cmd_down() {
   [ -x "$K8S_NODE_BIN/kube-proxy" ] && "$K8S_NODE_BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
   kill_pidfile containerd
   # Mounts left by pods (volumes, overlay rootfs, netns): deepest first.
-  grep -E " ($KUBELET_ROOT|$CONTAINERD_STATE|$CONTAINERD_ROOT)[/ ]" /proc/mounts | awk '{print $2}' \
+  { grep -E " ($KUBELET_ROOT|$CONTAINERD_STATE|$CONTAINERD_ROOT)[/ ]" /proc/mounts || true; } | awk '{print $2}' \
     | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   ip link del "$BRIDGE" 2>/dev/null || true
   # The host address stays while the local stack still listens on it (make stack-down drops it).
@@ -264,7 +264,7 @@ cmd_down() {
     ip link del "$HOST_IFACE" 2>/dev/null || true
   fi
   # The bridge plugin's masquerade chains (CNI-*) for our pod range.
-  iptables -t nat -S POSTROUTING 2>/dev/null | grep -- "-s $POD_CIDR" | sed 's/^-A /-D /' \
+  { iptables -t nat -S POSTROUTING 2>/dev/null | grep -- "-s $POD_CIDR" || true; } | sed 's/^-A /-D /' \
     | while read -r rule; do eval "iptables -t nat $rule" 2>/dev/null || true; done
   rm -rf "$CNI_STATE" "$KUBELET_ROOT/pods" "$NODE_DIR/kubelet-pki"
   restore_sysctls
