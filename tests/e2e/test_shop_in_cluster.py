@@ -119,7 +119,9 @@ def test_the_operator_runs_as_pods_on_the_real_node(release: ShopRelease) -> Non
 async def test_orders_through_the_gateway_confirm_fail_with_compensation_and_replay(
     release: ShopRelease,
 ) -> None:
-    async with httpx.AsyncClient(base_url=release.gateway_url, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=release.gateway_url, timeout=30, trust_env=False
+    ) as client:
         products = await client.get("/api/products")
         assert products.status_code == 200, products.text
         assert {p["id"] for p in products.json()} >= set(PRODUCTS)
@@ -166,7 +168,9 @@ async def test_orders_through_the_gateway_confirm_fail_with_compensation_and_rep
 
 async def test_deleting_an_orders_pod_mid_load_loses_no_order(release: ShopRelease) -> None:
     accepted: list[str] = []
-    async with httpx.AsyncClient(base_url=release.gateway_url, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=release.gateway_url, timeout=30, trust_env=False
+    ) as client:
         customers = [await Customer.sign_up(client) for _ in range(4)]
         victim = release.pods("orders")[0]["metadata"]["name"]
 
