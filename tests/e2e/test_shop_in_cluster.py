@@ -99,7 +99,10 @@ def test_every_microservice_is_ready_with_real_pods_on_the_real_node(release: Sh
             image = pod["spec"]["containers"][0]["image"]
             assert image.endswith(f"/{service}:{image.rsplit(':', 1)[1]}"), image
             # The operator's securityContext holds in a real container runtime.
-            ctx = pod["spec"]["containers"][0]["securityContext"]
+            ctx = {
+                **pod["spec"].get("securityContext", {}),
+                **pod["spec"]["containers"][0]["securityContext"],
+            }
             assert ctx["readOnlyRootFilesystem"] is True
             assert ctx["runAsNonRoot"] is True
 
