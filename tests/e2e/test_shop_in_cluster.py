@@ -9,6 +9,7 @@ order and the last one uninstalls it.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -113,8 +114,17 @@ def test_the_operator_runs_as_pods_on_the_real_node(release: ShopRelease) -> Non
     assert all(pod_ready(p) and p["spec"]["nodeName"] == NODE_NAME for p in pods)
     # The Microservices were reconciled by those pods: nothing else watches this namespace.
     for service in PACKAGES:
-        deployment = get("deployment", service, release.namespace)
-        assert deployment is not None, service
+        out = kubectl(
+            "get",
+            "deployment",
+            service,
+            "-n",
+            release.namespace,
+            "-o",
+            "json",
+            "--show-managed-fields",
+        ).stdout
+        deployment = json.loads(out)
         managers = {m["manager"] for m in deployment["metadata"].get("managedFields", [])}
         assert "shopmesh-operator" in managers, managers
 
