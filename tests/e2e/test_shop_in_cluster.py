@@ -222,7 +222,7 @@ BROKEN = [
     pytest.param(
         {"probes": {"readiness": "/no-such-path", "liveness": "/health/live"}},
         "ReadinessProbeFailing",
-        "404",
+        "Readiness probe failed",
         id="readiness-never-passes",
     ),
 ]
