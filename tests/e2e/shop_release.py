@@ -114,6 +114,15 @@ class ShopRelease:
             return ready if len(ready) == len(PACKAGES) else None
 
         wait_for(all_ready, what="every Microservice Ready", timeout=timeout, interval=2)
+        # Ready pods are not yet a reachable NodePort: kube-proxy programs it on its own time.
+        wait_for(self._gateway_answers, what="the gateway on its NodePort", timeout=120)
+
+    def _gateway_answers(self) -> bool:
+        try:
+            answer = httpx.get(f"{self.gateway_url}/health/ready", timeout=2, trust_env=False)
+        except httpx.HTTPError:
+            return False
+        return answer.status_code == 200
 
     def pods(self, service: str) -> list[dict[str, Any]]:
         return list_items("pods", self.namespace, f"app.kubernetes.io/name={service}")
@@ -136,8 +145,8 @@ class ShopRelease:
 
     def service_url(self, service: str) -> str:
         """A Ready pod of the service, by its pod IP (the host routes to the pod network).
-        Not the ClusterIP: from this host a ClusterIP left through the default route (an
-        empty 404 came back) — see the closing note of the session that wrote this."""
+        Not the ClusterIP: a pod Ready now is reachable now, while a Service's rules wait
+        for kube-proxy's next sync."""
         pods = [p for p in self.pods(service) if pod_ready(p)]
         assert pods, f"no Ready pod of {service}"
         return f"http://{pods[0]['status']['podIP']}:8080"
