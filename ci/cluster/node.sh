@@ -57,10 +57,23 @@ restore_sysctls() {
   rm -f "$SYSCTL_SAVED"
 }
 
+# write_if_changed <path>: stdin into <path>, only when it differs. kube-proxy exits when its
+# configuration file is rewritten, even with the same content; a daemon whose file did
+# change is restarted by start_daemon (CHANGED lists the files written this run).
+CHANGED=()
+write_if_changed() {
+  local path="$1" tmp
+  tmp="$(mktemp "$path.XXXXXX")"
+  cat >"$tmp"
+  if cmp -s "$tmp" "$path"; then rm -f "$tmp"; return 0; fi
+  mv -f "$tmp" "$path"
+  CHANGED+=("$path")
+}
+
 write_containerd_config() {
   mkdir -p "$NODE_DIR" "$CNI_CONF_DIR" "$CONTAINERD_ROOT" "$CONTAINERD_STATE"
   # Registry mirrors point at the discard port, which refuses: nothing is ever pulled.
-  cat >"$NODE_DIR/containerd.toml" <<EOF
+  write_if_changed "$NODE_DIR/containerd.toml" <<EOF
 version = 2
 root = "$CONTAINERD_ROOT"
 state = "$CONTAINERD_STATE"
@@ -89,7 +102,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     endpoint = ["http://127.0.0.1:9"]
 EOF
   # Our own CNI directory: podman writes its own network into /etc/cni/net.d.
-  cat >"$CNI_CONF_DIR/10-shopmesh.conflist" <<EOF
+  write_if_changed "$CNI_CONF_DIR/10-shopmesh.conflist" <<EOF
 {
   "cniVersion": "0.4.0",
   "name": "shopmesh",
@@ -110,8 +123,8 @@ write_kubelet_config() {
   # kubelet and kube-proxy talk to the API server with the cluster's admin credentials
   # (a local, single-user cluster), at the address pods use too.
   sed "s#server: https://127.0.0.1:$API_PORT#server: https://$HOST_ADDR:$API_PORT#" \
-    "$KUBECONFIG_PATH" >"$NODE_DIR/kubeconfig.yaml"
-  cat >"$NODE_DIR/kubelet.yaml" <<EOF
+    "$KUBECONFIG_PATH" | write_if_changed "$NODE_DIR/kubeconfig.yaml"
+  write_if_changed "$NODE_DIR/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: $HOST_ADDR
@@ -143,7 +156,7 @@ podCIDR: $POD_CIDR
 registerNode: true
 shutdownGracePeriod: 0s
 EOF
-  cat >"$NODE_DIR/kube-proxy.yaml" <<EOF
+  write_if_changed "$NODE_DIR/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 mode: iptables
@@ -159,10 +172,18 @@ conntrack: {maxPerCore: 0, min: 0}
 EOF
 }
 
-# start_daemon <name> <command>...: runs it in the background with a pid file and a log.
+# start_daemon <name> <command>...: runs it in the background with a pid file and a log;
+# restarts it when one of its files (a path among its arguments) was changed this run.
 start_daemon() {
-  local name="$1"; shift
-  if pid_of "$name" >/dev/null; then return 0; fi
+  local name="$1" arg changed; shift
+  if pid_of "$name" >/dev/null; then
+    for arg in "$@"; do
+      for changed in "${CHANGED[@]}"; do
+        [ "$arg" = "$changed" ] && { log "restarting $name: $changed changed"; kill_pidfile "$name"; break 2; }
+      done
+    done
+    pid_of "$name" >/dev/null && return 0
+  fi
   log "starting $name"
   setsid nohup "$@" >>"$NODE_LOGS/$name.log" 2>&1 </dev/null &
   echo $! >"$NODE_DIR/$name.pid"
@@ -223,6 +244,7 @@ cmd_up() {
     --node-ip "$HOST_ADDR" --root-dir "$KUBELET_ROOT" --cert-dir "$NODE_DIR/kubelet-pki" \
     --node-labels "shopmesh.io/node=real"
   start_daemon kube-proxy "$K8S_NODE_BIN/kube-proxy" --config "$NODE_DIR/kube-proxy.yaml"
+  wait_for kube-proxy 30 curl -fsS --noproxy '*' http://127.0.0.1:10256/healthz
   wait_for "node $NODE_NAME" 90 kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
   apply_addons
   kubectl -n kube-system rollout status deployment/coredns --timeout=120s >/dev/null \

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -92,8 +93,22 @@ def test_pod_labelled_unready_runs_but_never_becomes_ready(cluster: None, namesp
     assert condition(sick_now[0], "Ready")["status"] == "False"  # type: ignore[index]
 
 
+NODE_DIR = REPO / ".shopmesh/node"
+NODE_DAEMONS = ("containerd", "kubelet", "kube-proxy")
+NODE_FILES = ("containerd.toml", "kubelet.yaml", "kube-proxy.yaml", "kubeconfig.yaml")
+
+
+def _node_state() -> dict[str, Any]:
+    """The real node's daemon pids and its configuration files' modification times:
+    kube-proxy exits when its file is rewritten, even with the same content."""
+    pids = {d: (NODE_DIR / f"{d}.pid").read_text().strip() for d in NODE_DAEMONS}
+    mtimes = {f: (NODE_DIR / f).stat().st_mtime_ns for f in NODE_FILES}
+    return {"pids": pids, "mtimes": mtimes}
+
+
 def test_cluster_up_twice_is_harmless(cluster: None) -> None:
     before = json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    node_before = _node_state()
     result = subprocess.run(
         ["bash", str(REPO / "ci/cluster/cluster.sh"), "up"], env=ENV, capture_output=True, text=True
     )
@@ -101,3 +116,6 @@ def test_cluster_up_twice_is_harmless(cluster: None) -> None:
     assert "already up" in result.stderr
     after = json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"]
     assert {n["metadata"]["uid"] for n in before} == {n["metadata"]["uid"] for n in after}
+    assert _node_state() == node_before
+    for pid in node_before["pids"].values():
+        assert (Path("/proc") / pid).exists(), f"pid {pid} of the real node is gone"

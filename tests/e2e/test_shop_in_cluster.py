@@ -26,6 +26,8 @@ from kube import apply, condition, get, helm, kubectl, list_items, wait_for
 pytestmark = pytest.mark.e2e
 
 STOCK = 1_000
+HPA_LOAD_WORKERS = 16
+HPA_LOAD_MAX_REQUESTS = 200_000
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +197,7 @@ async def test_deleting_an_orders_pod_mid_load_loses_no_order(release: ShopRelea
                 await asyncio.sleep(0.05)
 
         load = asyncio.gather(*(shopper(c, 15) for c in customers))
-        await asyncio.sleep(1.0)
+        await _eventually(_async(lambda: len(accepted) >= 4), within=60)
         kubectl("delete", "pod", victim, "-n", release.namespace, "--wait=false")
         await load
 
@@ -210,6 +212,58 @@ async def test_deleting_an_orders_pod_mid_load_loses_no_order(release: ShopRelea
     wait_for(replaced, what="the deleted orders pod replaced by a Ready one", timeout=120)
     stocked = {pid: STOCK for pid in PRODUCTS}
     await check_eventually(release.shop, stocked=stocked, maildir=MAILDIR)
+
+
+async def test_the_gateway_hpa_adds_a_pod_under_load_and_removes_it_after(
+    release: ShopRelease,
+) -> None:
+    """The operator's HPA scales on real CPU read by metrics-server from the real node."""
+
+    def hpa_replicas() -> tuple[int, int]:
+        hpa = get("hpa", "gateway", release.namespace) or {}
+        status = hpa.get("status", {})
+        return status.get("desiredReplicas", 0), status.get("currentReplicas", 0)
+
+    hpa = get("hpa", "gateway", release.namespace)
+    assert hpa is not None
+    low = hpa["spec"]["minReplicas"]
+    wait_for(lambda: hpa_replicas() == (low, low), what=f"the gateway at {low} pods", timeout=120)
+
+    answers: dict[int, int] = {}
+    stop = asyncio.Event()
+
+    async def browse(client: httpx.AsyncClient) -> None:
+        # Bounded in count as well as in time (the loop below stops it).
+        for _ in range(HPA_LOAD_MAX_REQUESTS // HPA_LOAD_WORKERS):
+            if stop.is_set():
+                return
+            try:
+                answer = await client.get("/api/products")
+            except httpx.TransportError:
+                continue
+            answers[answer.status_code] = answers.get(answer.status_code, 0) + 1
+
+    async with httpx.AsyncClient(
+        base_url=release.gateway_url, timeout=10, trust_env=False
+    ) as client:
+        load = asyncio.gather(*(browse(client) for _ in range(HPA_LOAD_WORKERS)))
+        try:
+            scaled_out = await _eventually(
+                _async(lambda: hpa_replicas()[0] > low or None), within=240
+            )
+        finally:
+            stop.set()
+            await load
+    assert scaled_out
+    # The load was the gateway's to serve: answered or rate-limited, never failed.
+    assert answers.get(200, 0) > 0, answers
+    assert set(answers) <= {200, 429}, answers
+
+    def back_to_low() -> bool:
+        ready = [p for p in release.pods("gateway") if pod_ready(p)]
+        return hpa_replicas() == (low, low) and len(release.pods("gateway")) == low == len(ready)
+
+    wait_for(back_to_low, what=f"the gateway back to {low} pods after the load", timeout=240)
 
 
 BROKEN = [
@@ -321,6 +375,15 @@ def test_helm_uninstall_removes_everything(release: ShopRelease) -> None:
     wait_for(gone, what="every Microservice, Deployment, Service and pod gone", timeout=120)
     kubectl("delete", "namespace", release.namespace, "--timeout=90s")
     assert kubectl("get", "namespace", release.namespace, check=False).returncode != 0
+
+
+def _async(probe: Any) -> Any:
+    """A blocking probe (kubectl, a list) run off the event loop, for `_eventually`."""
+
+    async def run() -> Any:
+        return await asyncio.to_thread(probe)
+
+    return run
 
 
 async def _eventually(probe: Any, within: float) -> Any:
