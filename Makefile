@@ -61,19 +61,22 @@ operator-start: python cluster-up ## Run the operator in the background (log in 
 	@bash ci/operator.sh start
 operator-stop: ## Stop the background operator
 	@bash ci/operator.sh stop
-demo: setup ## The operator on the local cluster, then the shop on the local stack
+demo: setup stack-up cluster-up images ## The shop as real pods on the local cluster (helm install), then an order's story through its gateway
 	@bash ci/demo.sh
-	@$(MAKE) --no-print-directory demo-shop
 
 ## --- the shop ------------------------------------------------------------
-.PHONY: shop-up shop-down shop-status demo-shop
+.PHONY: shop-install shop-uninstall shop-up shop-down shop-status demo-shop
+shop-install: setup stack-up cluster-up images ## helm install the operator and the shop as real pods (namespace shop; gateway on 127.0.0.1:30080)
+	@bash ci/cluster/shop-release.sh install
+shop-uninstall: ## helm uninstall the shop and delete its namespace
+	@bash ci/cluster/shop-release.sh uninstall
 shop-up: stack-up ## Run the gateway and the six shop services on 127.0.0.1:8100-8106 (logs in .shopmesh/shop)
 	@bash ci/stack/shop.sh up
 shop-down: ## Stop the shop services
 	@bash ci/stack/shop.sh down
 shop-status: ## Which shop services answer /health/ready
 	@bash ci/stack/shop.sh status
-demo-shop: shop-up ## An order's story: idempotent retry, a failing saga, the email, the read model
+demo-shop: shop-up ## The shop as loopback processes, and an order's story: idempotent retry, a failing saga, the email, the read model
 	@.venv/bin/python ci/stack/shop_demo.py
 
 ## --- test ---------------------------------------------------------------

@@ -1,37 +1,37 @@
 #!/usr/bin/env bash
-# `make demo`: the local cluster up, the operator running in the background, the
-# shop's example Microservices applied, and a short summary of what was created.
+# `make demo`: the shop as real pods on the local cluster's real node, installed with
+# `helm install` (ci/cluster/shop-release.sh), then one order's story told through its
+# gateway (ci/stack/shop_demo.py). The Makefile has started the stack and the cluster and
+# built the images before this runs.
 source "$(dirname "${BASH_SOURCE[0]}")/cluster/lib.sh"
 eval "$(bash "$REPO_ROOT/ci/env.sh")"
 
-bash "$REPO_ROOT/ci/cluster/cluster.sh" up
-bash "$REPO_ROOT/ci/operator.sh" start
-log "applying the example Microservices (examples/microservices)"
-kubectl apply -f "$REPO_ROOT/examples/microservices" >/dev/null
-log "waiting for every Microservice to be Ready"
-kubectl wait --for=condition=Ready msvc --all -n shop --timeout=180s >/dev/null \
-  || die "not every Microservice became Ready; see: kubectl describe msvc -n shop, and $STATE_DIR/logs/operator.log"
+# The chart's operator pods manage the shop; a background operator process would too.
+bash "$REPO_ROOT/ci/operator.sh" stop 2>/dev/null || true
+bash "$REPO_ROOT/ci/cluster/shop-release.sh" install
 
-selector="app.kubernetes.io/managed-by=shopmesh-operator"
+# Admin calls (seeding a product, reading the emails) go to a Ready pod of the service by
+# its pod IP, with the release's service-token secret, as an operator's tooling would.
+pod_url() {
+  kubectl get pods -n "$SHOP_NAMESPACE" -l "app.kubernetes.io/name=$1" \
+    -o jsonpath='{range .items[?(@.status.containerStatuses[0].ready==true)]}{.status.podIP}{"\n"}{end}' \
+    | head -1 | sed 's#.*#http://&:8080#'
+}
+SHOPMESH_INVENTORY_URL="$(pod_url inventory)"
+SHOPMESH_NOTIFICATIONS_URL="$(pod_url notifications)"
+SHOPMESH_SERVICE_TOKEN_SECRET="$(kubectl get secret -n "$SHOP_NAMESPACE" -o json \
+  | python3 -c 'import base64, json, sys
+for s in json.load(sys.stdin)["items"]:
+    v = (s.get("data") or {}).get("service-token-secret")
+    if v:
+        print(base64.b64decode(v).decode()); break')"
+export SHOPMESH_INVENTORY_URL SHOPMESH_NOTIFICATIONS_URL SHOPMESH_SERVICE_TOKEN_SECRET
 echo
-echo "ShopMesh demo is up ($(kubectl version -o json | sed -n 's/.*"gitVersion": "\(v[^"]*\)".*/\1/p' | tail -1) API server, $(kubectl get nodes --no-headers | wc -l) KWOK nodes)."
-echo
-kubectl get msvc -n shop -o wide
-echo
-echo "Created by the operator in namespace shop:"
-for kind in serviceaccounts services deployments pods horizontalpodautoscalers \
-  poddisruptionbudgets peerauthentications destinationrules virtualservices \
-  authorizationpolicies servicemonitors; do
-  printf '  %-24s %s\n' "$kind" "$(kubectl get "$kind" -n shop -l "$selector" --no-headers 2>/dev/null | wc -l)"
-done
-waiting="$(kubectl get msvc -n shop -o jsonpath='{range .items[*]}{.metadata.name}{": "}{.status.conditions[?(@.type=="OutOfSync")].message}{"\n"}{end}' | grep -v 'every child matches' || true)"
-if [ -n "$waiting" ]; then
-  echo
-  echo "Out of sync (what the operator is waiting for):"
-  echo "$waiting" | sed 's/^/  /'
-fi
+log "one order's story through the gateway at $SHOPMESH_GATEWAY_URL"
+"$REPO_ROOT/.venv/bin/python" "$REPO_ROOT/ci/stack/shop_demo.py"
 echo
 echo "Try it:"
-echo "  eval \"\$(make -s env)\"     # the project's kubectl, helm and KUBECONFIG"
-echo "  kubectl get msvc -A; kubectl describe msvc payments -n shop"
-echo "  make operator-stop; make cluster-down   # when done"
+echo "  eval \"\$(make -s env)\"       # kubectl, helm, KUBECONFIG and SHOPMESH_GATEWAY_URL"
+echo "  kubectl get msvc -n $SHOP_NAMESPACE; kubectl describe msvc orders -n $SHOP_NAMESPACE"
+echo "  curl \$SHOPMESH_GATEWAY_URL/api/products"
+echo "  make shop-uninstall; make cluster-down   # when done"

@@ -20,6 +20,8 @@ JAEGER_BIN="$BIN_ROOT/jaeger-$JAEGER_VERSION"
 K8S_NODE_BIN="$BIN_ROOT/kubernetes-node-$KUBERNETES_VERSION"
 COREDNS_BIN="$BIN_ROOT/coredns-$COREDNS_VERSION"
 METRICS_SERVER_BIN="$BIN_ROOT/metrics-server-$METRICS_SERVER_VERSION"
+# prometheus and promtool, with only the file, HTTP and Kubernetes service discoveries.
+PROMETHEUS_BIN="$BIN_ROOT/prometheus-$PROMETHEUS_VERSION"
 CRD_DIR="$SHOPMESH_CACHE/crds/istio-$ISTIO_API_VERSION-promop-$PROMETHEUS_OPERATOR_VERSION"
 
 # Per-checkout runtime state (cluster data, kubeconfig, logs, pid files); gitignored.
@@ -55,3 +57,8 @@ CONTAINERD_STATE="${SHOPMESH_CONTAINERD_STATE:-/run/shopmesh/containerd}"
 CONTAINERD_SOCK="$CONTAINERD_STATE/containerd.sock"
 # Locally built images carry the chart's appVersion as their tag (docker.io/shopmesh/<name>:<tag>).
 IMAGE_TAG="${SHOPMESH_IMAGE_TAG:-$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$REPO_ROOT/charts/shopmesh/Chart.yaml")}"
+# The shop installed by `make shop-install` (ci/cluster/shop-release.sh): helm release and
+# namespace, and the gateway's NodePort on 127.0.0.1 (`make env` exports its URL).
+SHOP_RELEASE="${SHOPMESH_SHOP_RELEASE:-shopmesh}"
+SHOP_NAMESPACE="${SHOPMESH_SHOP_NAMESPACE:-shop}"
+GATEWAY_NODE_PORT="${SHOPMESH_GATEWAY_NODE_PORT:-30080}"

@@ -304,7 +304,11 @@ cmd_status() {
 cmd_memory() {
   rss_mb() { ps -o rss= -p "$1" 2>/dev/null | awk '{s+=$1} END {printf "%d", s/1024}'; }
   local total=0 mb name pid
-  for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
+  tree_mb() { # <pid>: the process and its children
+    local kids; kids="$(pgrep -P "$1" | paste -sd, -)"
+    ps -o rss= -p "$1${kids:+,$kids}" 2>/dev/null | awk '{s+=$1} END {printf "%d", s/1024}'
+  }
+  for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok-controller; do
     pid="$(pgrep -f "$KWOK_WORKDIR/clusters/$CLUSTER_NAME.*/$name |/$name .*$CLUSTER_NAME" | head -1 || true)"
     [ -n "$pid" ] || pid="$(pgrep -x "$name" | head -1 || true)"
     [ -n "$pid" ] || continue
@@ -321,6 +325,15 @@ cmd_memory() {
     mb="$(ps -o rss= -p "$shims${kids:+,$kids}" | awk '{s+=$1} END {printf "%d", s/1024}')"
     total=$((total + mb)); printf '  %-24s %5s MB\n' "pods (and their shims)" "$mb"
   fi
+  # The local stack (ci/stack/stack.sh), when it runs: each server and its children.
+  local stack_dir="$STATE_DIR/stack" pidfile
+  for pidfile in "$stack_dir/postgres/data/postmaster.pid" "$stack_dir"/run/*.pid; do
+    [ -s "$pidfile" ] || continue
+    pid="$(head -n1 "$pidfile" | tr -dc 0-9)"
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || continue
+    name="$(basename "$pidfile" .pid)"; [ "$name" = postmaster ] && name=postgresql
+    mb="$(tree_mb "$pid")"; total=$((total + mb)); printf '  %-24s %5s MB\n' "stack: $name" "$mb"
+  done
   printf '  %-24s %5s MB\n' "total" "$total"
 }
 

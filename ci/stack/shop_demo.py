@@ -1,6 +1,6 @@
 """The shop's story on the running services (`make demo-shop`): what each pattern does.
 
-A customer's side goes through the gateway (127.0.0.1:8100) with a real JWT: sign up,
+A customer's side goes through the gateway (127.0.0.1:8100, or SHOPMESH_GATEWAY_URL) with a real JWT: sign up,
 log in, list products, place an order twice with one Idempotency-Key, place one that fails
 (out of stock), follow both to the end, and read "my orders" composed from users and the
 order-history read model. Behind the scenes it seeds a product and shows the emails the
@@ -11,6 +11,7 @@ service token when the shop runs with one (ci/stack/shop.sh makes the secret).
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from pathlib import Path
 
@@ -18,16 +19,25 @@ import httpx
 
 from shopmesh_common.service_auth import HS256TokenSource
 
-GATEWAY = "http://127.0.0.1:8100"
-URL = {"inventory": "http://127.0.0.1:8103", "notifications": "http://127.0.0.1:8105"}
+# The loopback processes of `make shop-up` by default; `make demo` points these at the
+# shop in the cluster (the gateway's NodePort, a Ready pod of each internal service, the
+# release's service-token secret): ci/demo.sh.
+GATEWAY = os.environ.get("SHOPMESH_GATEWAY_URL", "http://127.0.0.1:8100")
+URL = {
+    "inventory": os.environ.get("SHOPMESH_INVENTORY_URL", "http://127.0.0.1:8103"),
+    "notifications": os.environ.get("SHOPMESH_NOTIFICATIONS_URL", "http://127.0.0.1:8105"),
+}
 SECRET_FILE = Path(__file__).resolve().parents[2] / ".shopmesh" / "shop" / "service-token-secret"
 
 
 def admin_headers(service: str) -> dict[str, str]:
     """A service token as the operator ("admin") for `service`, if the shop uses tokens."""
-    if not SECRET_FILE.exists():
+    secret = os.environ.get("SHOPMESH_SERVICE_TOKEN_SECRET")
+    if secret is None and SECRET_FILE.exists():
+        secret = SECRET_FILE.read_text()
+    if not secret:
         return {}
-    source = HS256TokenSource(SECRET_FILE.read_text().strip().encode(), caller="admin")
+    source = HS256TokenSource(secret.strip().encode(), caller="admin")
     return {"Authorization": f"Bearer {source.token_for(service)}"}
 
 
@@ -44,8 +54,8 @@ async def wait_terminal(
 
 async def main() -> None:
     async with (
-        httpx.AsyncClient(timeout=30) as client,
-        httpx.AsyncClient(base_url=GATEWAY, timeout=30) as gateway,
+        httpx.AsyncClient(timeout=30, trust_env=False) as client,
+        httpx.AsyncClient(base_url=GATEWAY, timeout=30, trust_env=False) as gateway,
     ):
         await client.post(
             f"{URL['inventory']}/admin/products",
