@@ -5,6 +5,8 @@
 #          built with gcc -static, committed from scratch
 #   base   localhost/shopmesh/base-python:bookworm: debootstrap --variant=minbase with
 #          python3, python3-venv and ca-certificates from the Debian mirror apt already uses
+#   infra  docker.io/shopmesh/infra:$IMAGE_TAG: PostgreSQL, Redis and RabbitMQ from Debian's
+#          packages (debootstrap), for the chart's infra.mode=bundled
 #   apps   docker.io/shopmesh/<name>:$IMAGE_TAG, the operator and the seven services, all
 #          from the one Dockerfile at the repository root (buildah bud), on that base
 # The base is built once (debootstrap: a few minutes) and kept in buildah's storage, its
@@ -12,7 +14,7 @@
 # a pyproject.toml changes, so a change to the sources rebuilds an image in seconds.
 # Build logs: $SHOPMESH_CACHE/images/logs/<name>.log.
 # Used by `make images`. Usage: build.sh [--no-import] [name...]  (names: pause, base,
-# operator, users, orders, ...; none: all of them). Needs root, buildah, podman, debootstrap, gcc.
+# infra, operator, users, orders, ...; none: all of them). Needs root, buildah, podman, debootstrap, gcc.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 IMPORT=1
@@ -25,7 +27,7 @@ for arg in "$@"; do
     *) image_ref "$arg" >/dev/null; NAMES+=("$arg") ;;
   esac
 done
-[ "${#NAMES[@]}" -gt 0 ] || NAMES=(pause "${APP_IMAGES[@]}")
+[ "${#NAMES[@]}" -gt 0 ] || NAMES=(pause infra "${APP_IMAGES[@]}")
 
 use_containers_conf
 [ "$(id -u)" -eq 0 ] || die "build.sh needs root (buildah's storage, debootstrap); run it with sudo"
@@ -59,36 +61,58 @@ build_pause() {
   rm -rf "$tmp"
 }
 
-build_base() {
-  local packages=python3,python3-venv,python-is-python3,ca-certificates
-  local recipe="debootstrap minbase $DEBIAN_SUITE $packages"
-  [ "$(image_recipe "$BASE_IMAGE")" != "$recipe" ] || { log "$BASE_IMAGE is up to date"; return 0; }
+# debootstrap_image <ref> <packages> [prepare-function]: an image whose root filesystem is
+# debootstrap --variant=minbase $DEBIAN_SUITE with <packages> (comma-separated) from the
+# mirror apt already uses; prepare-function <rootfs> may adjust it before it is committed.
+# Rebuilt only when the recipe (suite, packages, prepare step) changes.
+debootstrap_image() {
+  local ref="$1" packages="$2" prepare="${3:-}"
+  local recipe="debootstrap minbase $DEBIAN_SUITE $packages${prepare:+ $prepare:$(declare -f "$prepare" | sha256sum | cut -c1-12)}"
+  [ "$(image_recipe "$ref")" != "$recipe" ] || { log "$ref is up to date"; return 0; }
   local mirror; mirror="$(debian_mirror)"
-  [ -n "$mirror" ] || die "no Debian $DEBIAN_SUITE mirror in /etc/apt/sources.list{,.d}: cannot debootstrap the base image"
-  log "building $BASE_IMAGE: debootstrap $DEBIAN_SUITE from $mirror (once; a few minutes)"
+  [ -n "$mirror" ] || die "no Debian $DEBIAN_SUITE mirror in /etc/apt/sources.list{,.d}: cannot debootstrap $ref"
+  log "building $ref: debootstrap $DEBIAN_SUITE from $mirror (once; a few minutes)"
   local start=$SECONDS root="$IMAGES_CACHE/rootfs.tmp.$$" debs="$IMAGES_CACHE/debootstrap-$DEBIAN_SUITE"
-  rm -rf "$root"; mkdir -p "$debs"
+  local build_log="$IMAGES_CACHE/logs/debootstrap-${ref##*/}.log"
+  build_log="${build_log//:/-}"
+  rm -rf "$root"; mkdir -p "$debs" "$(dirname "$build_log")"
   if ! debootstrap --variant=minbase --include="$packages" --cache-dir="$debs" \
-      "$DEBIAN_SUITE" "$root" "$mirror" >"$IMAGES_CACHE/debootstrap.log" 2>&1; then
-    tail -n 20 "$IMAGES_CACHE/debootstrap.log" >&2
+      "$DEBIAN_SUITE" "$root" "$mirror" >"$build_log" 2>&1; then
+    tail -n 20 "$build_log" >&2
     rm -rf "$root"
-    die "debootstrap failed (full log: $IMAGES_CACHE/debootstrap.log)"
+    die "debootstrap failed (full log: $build_log)"
   fi
+  [ -z "$prepare" ] || "$prepare" "$root"
   # What an image does not need, and what debootstrap copied from this host (its DNS, name).
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/* \
     "$root"/usr/share/doc/* \
     "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/var/log/* \
     "$root"/etc/resolv.conf "$root"/etc/hostname
-  local ctr mnt
-  ctr="$(scratch_container shopmesh-base-build)"
+  local ctr mnt name="${ref##*/}"
+  ctr="$(scratch_container "shopmesh-${name//:/-}-build")"
   mnt="$(buildah mount "$ctr")"
   tar -C "$root" --numeric-owner -cf - . | tar -C "$mnt" --numeric-owner -xpf -
   buildah umount "$ctr" >/dev/null
   buildah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    --env LANG=C.UTF-8 --cmd '["python3"]' --annotation "shopmesh.recipe=$recipe" "$ctr"
-  buildah commit --quiet --rm "$ctr" "$BASE_IMAGE" >/dev/null
+    --env LANG=C.UTF-8 --annotation "shopmesh.recipe=$recipe" "$ctr"
+  buildah commit --quiet --rm "$ctr" "$ref" >/dev/null
   rm -rf "$root"
-  log "built $BASE_IMAGE in $((SECONDS - start))s"
+  log "built $ref in $((SECONDS - start))s"
+}
+
+build_base() {
+  debootstrap_image "$BASE_IMAGE" python3,python3-venv,python-is-python3,ca-certificates
+}
+
+# The bundled infrastructure's servers (the chart's infra.mode=bundled): PostgreSQL, Redis,
+# RabbitMQ and an SMTP sink (aiosmtpd) from Debian's packages, one image, each pod running one of them as the
+# chart's non-root user (65532, given a name here: initdb and Erlang look it up).
+prepare_infra() {
+  echo "shopmesh:x:65532:65532:shopmesh:/data:/usr/sbin/nologin" >>"$1/etc/passwd"
+  echo "shopmesh:x:65532:" >>"$1/etc/group"
+}
+build_infra() {
+  debootstrap_image "$INFRA_IMAGE" postgresql-15,redis-server,rabbitmq-server,python3-aiosmtpd,ca-certificates prepare_infra
 }
 
 # buildah's flags for the Dockerfile. The host's CA bundle stands in for the image's during
@@ -123,6 +147,7 @@ for name in "${NAMES[@]}"; do
   case "$name" in
     pause) build_pause ;;
     base) build_base ;;
+    infra) build_infra ;;
     *) [ -n "${BASE_READY:-}" ] || { build_base; BASE_READY=1; }
        build_app "$name" ;;
   esac

@@ -4,13 +4,13 @@
 # and the pause image. No registry is involved: podman save writes an archive and
 # `ctr images import` reads it. Called by ci/images/build.sh after a build, and usable alone,
 # e.g. after the node's containerd was (re)started with an empty store:
-#   import.sh [name...]   (pause, operator, users, ...; none: the pause image and every app)
+#   import.sh [name...]   (pause, infra, operator, users, ...; none: pause, infra and every app)
 # Images containerd already has (same image ID) are skipped. Without containerd's socket
 # ($CONTAINERD_SOCK) it logs that and does nothing.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 NAMES=("$@")
-[ "${#NAMES[@]}" -gt 0 ] || NAMES=(pause "${APP_IMAGES[@]}")
+[ "${#NAMES[@]}" -gt 0 ] || NAMES=(pause infra "${APP_IMAGES[@]}")
 for name in "${NAMES[@]}"; do image_ref "$name" >/dev/null; done   # dies on an unknown name
 
 if [ ! -S "$CONTAINERD_SOCK" ]; then

@@ -13,6 +13,8 @@ PAUSE_IMAGE="${PAUSE_IMAGE:-docker.io/shopmesh/pause:3.10}"
 # Our Debian base, in place of python:3.11-slim (which would have to be pulled).
 DEBIAN_SUITE=bookworm
 BASE_IMAGE="localhost/shopmesh/base-python:$DEBIAN_SUITE"
+# PostgreSQL, Redis and RabbitMQ for the chart's infra.mode=bundled (debootstrap, no Dockerfile).
+INFRA_IMAGE="docker.io/shopmesh/infra:$IMAGE_TAG"
 # Every image the one Dockerfile builds (its ARG SERVICE), in build order.
 APP_IMAGES=(operator users orders inventory payments notifications order-history gateway)
 
@@ -20,12 +22,13 @@ APP_IMAGES=(operator users orders inventory payments notifications order-history
 # the name a Microservice's spec.image (shopmesh/<name>:<tag>) resolves to.
 app_image() { echo "docker.io/shopmesh/$1:$IMAGE_TAG"; }
 
-# image_ref <name>: pause, base or an app image's reference.
+# image_ref <name>: pause, base, infra or an app image's reference.
 image_ref() {
   case "$1" in
     pause) echo "$PAUSE_IMAGE" ;;
     base) echo "$BASE_IMAGE" ;;
-    *) [[ " ${APP_IMAGES[*]} " == *" $1 "* ]] || die "unknown image '$1' (pause, base or one of: ${APP_IMAGES[*]})"
+    infra) echo "$INFRA_IMAGE" ;;
+    *) [[ " ${APP_IMAGES[*]} " == *" $1 "* ]] || die "unknown image '$1' (pause, base, infra or one of: ${APP_IMAGES[*]})"
        app_image "$1" ;;
   esac
 }

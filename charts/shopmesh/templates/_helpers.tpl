@@ -153,6 +153,26 @@ app.kubernetes.io/managed-by: shopmesh-operator
 {{- default (printf "%s-infra" (include "shopmesh.fullname" . | trunc 57 | trimSuffix "-")) .Values.infra.external.existingSecret }}
 {{- end }}
 
+{{/* A bundled server's Deployment and Service name (infra.mode=bundled); call with
+(dict "root" $ "name" <server>). */}}
+{{- define "shopmesh.bundledName" -}}
+{{- printf "%s-%s" (include "shopmesh.fullname" .root | trunc 54 | trimSuffix "-") .name }}
+{{- end }}
+
+{{/* A bundled server's labels and selector; call with (dict "root" $ "name" <server>). */}}
+{{- define "shopmesh.bundledLabels" -}}
+{{ include "shopmesh.bundledSelectorLabels" . }}
+helm.sh/chart: {{ include "shopmesh.chart" .root }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: shopmesh
+{{- end }}
+{{- define "shopmesh.bundledSelectorLabels" -}}
+app.kubernetes.io/name: {{ .name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: infra
+{{- end }}
+
 {{/* The Secret with service-token-secret. */}}
 {{- define "shopmesh.serviceTokenSecretName" -}}
 {{- default (printf "%s-service-token" (include "shopmesh.fullname" . | trunc 49 | trimSuffix "-")) .Values.shop.serviceTokens.existingSecret }}
@@ -222,8 +242,13 @@ as secretKeyRef; names are what the service's Settings read (tests/chart checks 
 {{ include "shopmesh.secretEnv" (list "SHOPMESH_AMQP_URL" $infraSecret "amqp-url") }}
 {{- end }}
 {{- if has "smtp" $uses }}
+{{- if eq $root.Values.infra.mode "bundled" }}
+- {name: SHOPMESH_SMTP_HOST, value: {{ include "shopmesh.bundledName" (dict "root" $root "name" "smtp") | quote }}}
+- {name: SHOPMESH_SMTP_PORT, value: "2525"}
+{{- else }}
 - {name: SHOPMESH_SMTP_HOST, value: {{ $external.smtpHost | quote }}}
 - {name: SHOPMESH_SMTP_PORT, value: {{ $external.smtpPort | int | toString | quote }}}
+{{- end }}
 {{- end }}
 {{- range $upstream := $service.upstreams | default list }}
 {{- $port := include "shopmesh.servicePort" (dict "topology" $topology "name" $upstream) }}
@@ -292,7 +317,9 @@ image: {{ include "shopmesh.shopImage" (dict "root" $root "name" .name) | quote 
 {{- $errors := list }}
 {{- $topology := include "shopmesh.topology" . | fromYaml }}
 {{- if eq .Values.infra.mode "bundled" }}
-{{- $errors = append $errors "infra.mode=bundled is not available yet: the chart cannot run PostgreSQL, Redis, RabbitMQ and SMTP itself. Use infra.mode=external with the servers' URLs (infra.external.*)." }}
+{{- if .Values.infra.external.existingSecret }}
+{{- $errors = append $errors "infra.external.existingSecret is set with infra.mode=bundled: the bundled servers' URLs and passwords are the chart's own Secret. Unset it, or use infra.mode=external." }}
+{{- end }}
 {{- else }}
 {{- $external := .Values.infra.external }}
 {{- if not $external.existingSecret }}

@@ -1,6 +1,7 @@
 """The lifespan skeleton every service shares; each `main.py` adds only its own wiring.
 
-`service_lifespan(app, settings, package=...)` migrates the service's database (when
+`service_lifespan(app, settings, package=...)` waits for the database to accept connections
+(up to SHOPMESH_STARTUP_WAIT_SECONDS: its server may start after the service), migrates it (when
 SHOPMESH_RUN_MIGRATIONS; `migrate.upgrade`, which takes a lock so that replicas starting
 together migrate one after the other), connects it, puts `settings`, `db` and `background`
 on `app.state`, and yields a `ServiceRuntime`. On the way out, in this order:
@@ -18,17 +19,22 @@ adds the consumer on top.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
+import asyncpg
 from fastapi import FastAPI
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from .app import Background, ReadinessCheck
 from .db import Database
 from .migrate import upgrade
 from .outbox import OutboxRelay
 from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,12 +66,41 @@ class ServiceRuntime:
         return relay
 
 
+# A server that is not up yet, still starting, or has not created the database yet.
+_NOT_YET = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InvalidCatalogNameError,
+)
+
+
+async def wait_for_database(url: str, *, within: float) -> None:
+    """Return once `url` accepts a connection; retry what a server that is starting answers
+    for `within` seconds, then raise it. Anything else (a wrong password) raises at once."""
+    retrying = AsyncRetrying(
+        stop=stop_after_delay(within),
+        wait=wait_exponential(multiplier=0.2, max=3),
+        retry=retry_if_exception_type(_NOT_YET),
+        before_sleep=lambda state: log.warning(
+            "database not reachable yet (%r); retrying",
+            state.outcome.exception() if state.outcome else None,
+        ),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            connection = await asyncpg.connect(url, timeout=5)
+            await connection.close()
+
+
 @asynccontextmanager
 async def service_lifespan(
     app: FastAPI, settings: ServiceSettings, *, package: str
 ) -> AsyncIterator[ServiceRuntime]:
     """Migrate `package` (if enabled) and connect the database; afterwards stop the
     background tasks, run the closers and close the database (see the module docstring)."""
+    await wait_for_database(settings.database_url, within=settings.startup_wait_seconds)
     if settings.run_migrations:
         await asyncio.to_thread(upgrade, package, settings.database_url)
     db = Database(settings.database_url, max_size=settings.db_pool_size)

@@ -7,6 +7,7 @@ Each service subclasses `ServiceSettings` for its own knobs and names its databa
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,6 +25,9 @@ class ServiceSettings(BaseSettings):
     run_migrations: bool = True
     relay_enabled: bool = True
     consumers_enabled: bool = True
+    # How long a starting service waits for its database to accept connections: in one
+    # `helm install` with bundled servers the services may start before PostgreSQL.
+    startup_wait_seconds: float = Field(default=90, ge=0)
 
     @property
     def database_url(self) -> str:

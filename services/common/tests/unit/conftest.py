@@ -29,14 +29,18 @@ class FakeDatabase:
 
 @pytest.fixture
 def databases(monkeypatch: pytest.MonkeyPatch) -> list[FakeDatabase]:
-    """The databases the lifespan opens (fakes)."""
+    """The databases the lifespan opens (fakes, reachable at once)."""
     opened: list[FakeDatabase] = []
 
     def open_database(url: str, *, max_size: int) -> FakeDatabase:
         opened.append(FakeDatabase(url, max_size=max_size))
         return opened[-1]
 
+    async def reachable(url: str, *, within: float) -> None:
+        return None
+
     monkeypatch.setattr(lifespan, "Database", open_database)
+    monkeypatch.setattr(lifespan, "wait_for_database", reachable)
     return opened
 
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg
 import pytest
 from fastapi import FastAPI
 
-from shopmesh_common.lifespan import database_readiness, service_lifespan
+from shopmesh_common import lifespan
+from shopmesh_common.lifespan import database_readiness, service_lifespan, wait_for_database
 from shopmesh_common.outbox import OutboxRelay
 from shopmesh_common.settings import ServiceSettings
 
@@ -123,3 +125,54 @@ async def test_the_outbox_relay_runs_only_when_enabled(
         running = [t.get_name() for t in asyncio.all_tasks() if t.get_name() == "outbox-relay"]
     assert running == tasks
     assert isinstance(relay, OutboxRelay) is relay_enabled
+
+
+class FakeConnection:
+    async def close(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("answers", "raised", "tries"),
+    [
+        pytest.param([], None, 1, id="up-at-once"),
+        pytest.param([ConnectionRefusedError()], None, 2, id="server-not-listening-yet"),
+        pytest.param(
+            [asyncpg.CannotConnectNowError("starting up")] * 2, None, 3, id="server-starting"
+        ),
+        pytest.param(
+            [asyncpg.InvalidCatalogNameError("no db")], None, 2, id="database-not-created-yet"
+        ),
+        pytest.param(
+            [asyncpg.InvalidPasswordError("wrong")],
+            asyncpg.InvalidPasswordError,
+            1,
+            id="wrong-password-raises-at-once",
+        ),
+        pytest.param([ConnectionRefusedError()] * 100, OSError, None, id="never-up-raises"),
+    ],
+)
+async def test_wait_for_database_retries_only_a_server_that_is_not_up_yet(
+    monkeypatch: pytest.MonkeyPatch,
+    answers: list[BaseException],
+    raised: type[BaseException] | None,
+    tries: int | None,
+) -> None:
+    calls: list[str] = []
+
+    async def connect(url: str, **options: object) -> FakeConnection:
+        calls.append(url)
+        if len(calls) <= len(answers):
+            raise answers[len(calls) - 1]
+        return FakeConnection()
+
+    monkeypatch.setattr(lifespan.asyncpg, "connect", connect)
+    if raised is None:
+        await wait_for_database("postgresql://pg/db", within=30)
+    else:
+        with pytest.raises(raised):
+            await wait_for_database("postgresql://pg/db", within=0.5)
+    if tries is not None:
+        assert len(calls) == tries
+    else:
+        assert 1 < len(calls) < len(answers)
