@@ -5,7 +5,8 @@
 # BASE_IMAGE: an image with python3 (3.11, with its venv module) and a CA bundle; published
 # images use python:3.11-slim, local builds (ci/images/build.sh, `make images`) our own
 # debootstrapped base, so nothing is pulled.
-# The image runs as 65532 (any non-root UID works: the pods the operator renders use 10001)
+# The image runs as 65532, the UID the chart and the pods the operator renders use (any
+# non-root UID works)
 # on a read-only root filesystem, writing nothing but to /tmp. Its start command is
 # ci/images/start.sh; `python` on PATH is the application's virtual environment.
 ARG BASE_IMAGE=python:3.11-slim

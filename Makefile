@@ -87,7 +87,7 @@ unit: python ## Unit tests (no cluster, no servers)
 integration: python stack-up ## The shop on the real stack: services, saga invariants, crashes, dead letters
 	$(STACK_ENV); $(PYTEST) tests/stack services/*/tests/integration tests/shop -q
 e2e: setup stack-up cluster-up images operator-stop ## End-to-end tests: the operator on KWOK nodes, the shop as real pods on the real node
-	$(ENV); $(PYTEST) tests/e2e -q
+	$(ENV); $(PYTEST) tests/e2e ci/images/tests/test_built_images.py -q
 validate: python tools ## kubeconform -strict on every rendered child of the examples (offline, pinned schemas)
 	@bash ci/validate/validate.sh
 lint: python ## ruff and mypy

@@ -53,6 +53,8 @@ write_stages() {
     printf 'componentsPatches:\n'
     printf -- '- name: kube-apiserver\n  extraArgs:\n'
     printf '  - {key: %s, value: "%s"}\n' 'advertise-address' "$HOST_ADDR"
+    # kubectl logs/exec: reach the kubelet at its node's address (no DNS name for the node).
+    printf '  - {key: %s, value: "%s"}\n' 'kubelet-preferred-address-types' "InternalIP,Hostname"
     printf '  - {key: %s, value: "%s"}\n' 'enable-admission-plugins' "PodNodeSelector,PodTolerationRestriction"
     printf '  - {key: %s, value: "%s"}\n' 'kubelet-client-certificate' "$pki/admin.crt"
     printf '  - {key: %s, value: "%s"}\n' 'kubelet-client-key' "$pki/admin.key"

@@ -25,6 +25,8 @@ from .support import Render, env_of, kinds
 TOPOLOGY = load_topology()
 CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 SHOP = ["-f", str(CHART / "ci/shop-external-values.yaml")]
+BUNDLED = ["-f", str(CHART / "ci/shop-bundled-values.yaml")]
+BUNDLED_SERVERS = {"postgres": 5432, "redis": 6379, "rabbitmq": 5672, "smtp": 2525}
 SCHEMA_ERROR = "values don't meet the specifications of the schema"
 
 
@@ -252,6 +254,53 @@ def test_the_shop_and_the_operator_fit_one_two_core_node(render: Render) -> None
     assert memory <= 3 * 1024, f"{memory}Mi requested"
 
 
+# --- infra.mode=bundled ----------------------------------------------------------------------
+
+
+def test_bundled_servers_run_non_root_from_the_infra_image(render: Render) -> None:
+    docs = render(*BUNDLED)
+    deployments = kinds(docs, "Deployment")
+    services = kinds(docs, "Service")
+    version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
+    for server, port in BUNDLED_SERVERS.items():
+        name = f"rel-shopmesh-{server}"
+        pod = deployments[name]["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        assert container["image"] == f"shopmesh/infra:{version}", server
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] == 65532
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert container["readinessProbe"], server
+        assert "cpu" not in container["resources"]["limits"], "CPU limits throttle"
+        # Data is in emptyDir: the chart does not pretend to keep it.
+        assert all("emptyDir" in volume for volume in pod["volumes"]), server
+        selector = services[name]["spec"]["selector"]
+        labels = deployments[name]["spec"]["template"]["metadata"]["labels"]
+        assert selector.items() <= labels.items(), server
+        assert services[name]["spec"]["ports"][0]["port"] == port
+    # Every database a service reads is created by the bundled PostgreSQL.
+    postgres = deployments["rel-shopmesh-postgres"]["spec"]["template"]["spec"]["containers"][0]
+    created = {e["name"]: e.get("value") for e in postgres["env"]}["DATABASES"].split()
+    assert sorted(created) == sorted(s.database for s in TOPOLOGY.services.values())
+
+
+def test_bundled_urls_and_passwords_live_only_in_the_infra_secret(render: Render) -> None:
+    docs = render(*BUNDLED)
+    secret = kinds(docs, "Secret")["rel-shopmesh-infra"]["data"]
+    plain = {key: base64.b64decode(value).decode() for key, value in secret.items()}
+    for key, server in (("postgres", "postgres"), ("redis", "redis"), ("amqp", "rabbitmq")):
+        password = plain[f"{key}-password"]
+        assert len(password) >= 32
+        assert password in plain[f"{key}-url"]
+        assert f"@rel-shopmesh-{server}.shop.svc.cluster.local:" in plain[f"{key}-url"]
+        for doc in docs:
+            if doc["kind"] != "Secret":
+                assert password not in yaml.safe_dump(doc), (doc["kind"], doc["metadata"]["name"])
+    notifications = env_of(kinds(docs, "Microservice")["notifications"])
+    assert notifications["SHOPMESH_SMTP_HOST"]["value"] == "rel-shopmesh-smtp"
+    assert notifications["SHOPMESH_SMTP_PORT"]["value"] == "2525"
+
+
 # --- overrides -----------------------------------------------------------------------------
 
 
@@ -327,7 +376,9 @@ def test_bad_values_are_refused_by_the_schema(
 # (--set arguments over the shop variant, what NOTES.txt says)
 BAD_COMBINATIONS = [
     pytest.param(
-        ["--set", "infra.mode=bundled"], "infra.mode=bundled is not available yet", id="bundled"
+        ["--set", "infra.mode=bundled", "--set", "infra.external.existingSecret=mine"],
+        "infra.external.existingSecret is set with infra.mode=bundled",
+        id="bundled-with-an-existing-secret",
     ),
     pytest.param(
         ["--set", "infra.external.redisUrl="], "infra.external.redisUrl is empty", id="no-redis"

@@ -4,7 +4,9 @@
 fresh namespace with `infra.mode=external` against the host's stack (make stack-up), with a
 fresh database per service, its own events exchange and queues (a `tests/shop` `Shop`
 record, so the shop invariants of tests/shop/invariants.py read the same databases), and
-reaches the gateway through its NodePort on 127.0.0.1. Used by tests/e2e/test_shop_*.py.
+reaches the gateway through its NodePort on 127.0.0.1. With `bundled=True` it installs
+`infra.mode=bundled` instead: the chart runs the servers in the namespace, nothing is
+created on the host's stack. Used by tests/e2e/test_shop_*.py.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from shopmesh_common.service_auth import HS256TokenSource
 
 CHART = REPO / "charts" / "shopmesh"
 EXTERNAL_VALUES = CHART / "ci" / "shop-external-values.yaml"
+BUNDLED_VALUES = CHART / "ci" / "shop-bundled-values.yaml"
 NODE_NAME = "shopmesh-node"
 CONSUMERS = ("notifications", "order-history")
 
@@ -42,6 +45,7 @@ class ShopRelease:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
     node_port: int = field(default_factory=lambda: random.randint(30100, 32700))
     extra_values: dict[str, Any] = field(default_factory=dict)
+    bundled: bool = False
     shop: Shop = field(init=False)
 
     def __post_init__(self) -> None:
@@ -63,7 +67,7 @@ class ShopRelease:
         """This run's values over ci/shop-external-values.yaml: its own operator scope and
         peering, NodePort, databases, exchange and queues."""
         services: dict[str, Any] = {}
-        for service in PACKAGES:
+        for service in () if self.bundled else PACKAGES:
             env = [
                 {"name": "SHOPMESH_DATABASE", "value": self.shop.databases[service]},
                 {"name": "SHOPMESH_EVENTS_EXCHANGE", "value": self.shop.exchange},
@@ -81,7 +85,8 @@ class ShopRelease:
 
     def install(self) -> None:
         create_namespace(self.namespace, kwok=False)
-        asyncio.run(self.shop.create_databases())
+        if not self.bundled:
+            asyncio.run(self.shop.create_databases())
         self.helm_with_values("install")
 
     def helm_with_values(self, verb: str, *args: str) -> None:
@@ -95,7 +100,7 @@ class ShopRelease:
                 "--namespace",
                 self.namespace,
                 "-f",
-                str(EXTERNAL_VALUES),
+                str(BUNDLED_VALUES if self.bundled else EXTERNAL_VALUES),
                 "-f",
                 values.name,
                 "--wait",
@@ -133,7 +138,8 @@ class ShopRelease:
     def delete(self) -> None:
         self.uninstall()
         kubectl("delete", "namespace", self.namespace, "--wait=false", check=False)
-        asyncio.run(_cleanup(self.shop))
+        if not self.bundled:
+            asyncio.run(_cleanup(self.shop))
 
     def secret_value(self, key: str) -> str:
         """The value of `key` in whichever of the release's Secrets holds it."""
@@ -180,3 +186,39 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 async def _cleanup(shop: Shop) -> None:
     await delete_queues(shop)
     await shop.drop_databases()
+
+
+class Customer:
+    """A signed-up, logged-in customer talking to the gateway."""
+
+    def __init__(self, client: httpx.AsyncClient, user_id: str, token: str) -> None:
+        self.client = client
+        self.id = user_id
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    @classmethod
+    async def sign_up(cls, client: httpx.AsyncClient) -> Customer:
+        email = f"c-{uuid.uuid4().hex[:10]}@example.com"
+        body = {"email": email, "password": "correct horse battery", "name": "Pod Customer"}
+        created = await client.post("/api/auth/signup", json=body)
+        assert created.status_code == 201, created.text
+        login = await client.post(
+            "/api/auth/login", json={"email": email, "password": body["password"]}
+        )
+        assert login.status_code == 200, login.text
+        return cls(client, created.json()["id"], login.json()["access_token"])
+
+    async def order(self, items: list[dict[str, Any]], key: str | None = None) -> httpx.Response:
+        headers = {**self.headers, "Idempotency-Key": key or str(uuid.uuid4())}
+        return await self.client.post("/api/orders", json={"items": items}, headers=headers)
+
+    async def wait_order(self, order_id: str, within: float = 90) -> dict[str, Any]:
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            answer = await self.client.get(f"/api/orders/{order_id}", headers=self.headers)
+            assert answer.status_code == 200, answer.text
+            body: dict[str, Any] = answer.json()
+            if body["status"] in ("CONFIRMED", "FAILED"):
+                return body
+            assert asyncio.get_running_loop().time() < deadline, f"order still {body['status']}"
+            await asyncio.sleep(0.5)

@@ -19,7 +19,7 @@ import pytest
 from invariants import check_eventually
 from shop_helpers import MAILDIR, PRODUCTS, wait_finished
 from shop_processes import PACKAGES
-from shop_release import NODE_NAME, ShopRelease, pod_ready
+from shop_release import NODE_NAME, Customer, ShopRelease, pod_ready
 
 from kube import apply, condition, get, helm, kubectl, list_items, wait_for
 
@@ -50,42 +50,6 @@ async def _seed(rel: ShopRelease) -> None:
                 json={"id": pid, "name": name, "price_cents": price, "stock": STOCK},
             )
             assert answer.status_code in (200, 201), answer.text
-
-
-class Customer:
-    """A signed-up, logged-in customer talking to the gateway."""
-
-    def __init__(self, client: httpx.AsyncClient, user_id: str, token: str) -> None:
-        self.client = client
-        self.id = user_id
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    @classmethod
-    async def sign_up(cls, client: httpx.AsyncClient) -> Customer:
-        email = f"c-{uuid.uuid4().hex[:10]}@example.com"
-        body = {"email": email, "password": "correct horse battery", "name": "Pod Customer"}
-        created = await client.post("/api/auth/signup", json=body)
-        assert created.status_code == 201, created.text
-        login = await client.post(
-            "/api/auth/login", json={"email": email, "password": body["password"]}
-        )
-        assert login.status_code == 200, login.text
-        return cls(client, created.json()["id"], login.json()["access_token"])
-
-    async def order(self, items: list[dict[str, Any]], key: str | None = None) -> httpx.Response:
-        headers = {**self.headers, "Idempotency-Key": key or str(uuid.uuid4())}
-        return await self.client.post("/api/orders", json={"items": items}, headers=headers)
-
-    async def wait_order(self, order_id: str, within: float = 90) -> dict[str, Any]:
-        deadline = asyncio.get_running_loop().time() + within
-        while True:
-            answer = await self.client.get(f"/api/orders/{order_id}", headers=self.headers)
-            assert answer.status_code == 200, answer.text
-            body: dict[str, Any] = answer.json()
-            if body["status"] in ("CONFIRMED", "FAILED"):
-                return body
-            assert asyncio.get_running_loop().time() < deadline, f"order still {body['status']}"
-            await asyncio.sleep(0.5)
 
 
 def test_every_microservice_is_ready_with_real_pods_on_the_real_node(release: ShopRelease) -> None:

@@ -17,7 +17,10 @@ from shopmesh_operator.render.metadata import build_labels, build_metadata, buil
 
 PRESTOP_PAUSE_SECONDS = 5
 TERMINATION_GRACE_SECONDS = 30
-RUN_AS_USER = 10001
+# The UID the project's images are built for (Dockerfile, ci/images) and the chart uses.
+RUN_AS_USER = 65532
+# How long a container may take to answer its liveness path once before it is restarted.
+STARTUP_PROBE_SECONDS = 120
 
 
 def build_deployment(ms: Microservice) -> dict[str, Any]:
@@ -68,6 +71,11 @@ def _build_container(ms: Microservice) -> dict[str, Any]:
         "ports": [{"name": "http", "containerPort": ms.spec.port, "protocol": "TCP"}],
         "readinessProbe": _build_probe(ms.spec.probes.readiness, period=5, failures=3),
         "livenessProbe": _build_probe(ms.spec.probes.liveness, period=10, failures=3),
+        # Liveness waits until the app has started once: a service may wait for its
+        # database at start (SHOPMESH_STARTUP_WAIT_SECONDS) and must not be killed for it.
+        "startupProbe": _build_probe(
+            ms.spec.probes.liveness, period=2, failures=STARTUP_PROBE_SECONDS // 2
+        ),
         "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_PAUSE_SECONDS}}},
         "securityContext": {
             "allowPrivilegeEscalation": False,

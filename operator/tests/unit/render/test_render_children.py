@@ -158,6 +158,10 @@ def test_deployment_is_zero_downtime_and_hardened(case: str) -> None:
     assert pod["terminationGracePeriodSeconds"] > 5
     assert container["readinessProbe"]["httpGet"]["port"] == "http"
     assert container["livenessProbe"]["httpGet"]["port"] == "http"
+    # Liveness holds off until the app has started (it may wait for its database first).
+    assert container["startupProbe"]["httpGet"] == container["livenessProbe"]["httpGet"]
+    startup = container["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 90
     assert container["ports"][0]["name"] == "http"
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
