@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
 # The local stack's Prometheus: `prometheus.sh up|down|status`, called by ci/stack/stack.sh.
-# Debian's /usr/bin/prometheus (package prometheus; Debian's own service and
-# /etc/prometheus stay unused) as a plain process on 127.0.0.1:19090, no systemd:
+# Prometheus 3 built from its pinned Go module by ci/cluster/build-binaries.sh (`make tools`,
+# or here on first use) into $PROMETHEUS_BIN: only the file, HTTP and Kubernetes service
+# discoveries and no web UI (the HTTP API answers, the UI pages do not). Debian's
+# prometheus package (2.42) has no Kubernetes service discovery; its service and
+# /etc/prometheus stay unused. A plain process on 127.0.0.1:19090, no systemd:
 #   - configuration: ci/stack/prometheus.yml, written with this checkout's paths to
 #     .shopmesh/stack/prometheus/prometheus.yml; scrapes every 2 s;
 #   - targets: .shopmesh/stack/prometheus-targets/*.json (file_sd, re-read within 2 s):
 #     ci/stack/shop.sh and the shop tests register their processes by writing a file there;
+#   - when the local cluster exists (its kubeconfig and PKI): the pods on its real node,
+#     found through Kubernetes service discovery (prom_kubernetes_jobs below);
 #   - rules: manifests/prometheus/rules/shop.rules.yaml, the shop's alerts (proves they load);
 #   - data: .shopmesh/stack/prometheus/data (2 days), log: .shopmesh/stack/logs/prometheus.log.
 #   up       start it, or, when it runs, rewrite the configuration and reload it (SIGHUP)
 #   down     stop it (the data stays; stack.sh down --purge deletes it with the stack)
 #   status   one line like stack.sh status's; exit 1 if it does not answer
-# Port: SHOPMESH_PROMETHEUS_PORT (19090). Binary: SHOPMESH_PROMETHEUS_BIN.
+# Port: SHOPMESH_PROMETHEUS_PORT (19090). Binary: SHOPMESH_PROMETHEUS_BIN (another
+# Prometheus, promtool beside it; with one built without Kubernetes service discovery,
+# such as Debian's, also SHOPMESH_PROMETHEUS_K8S_SD=0, which leaves the Kubernetes jobs out).
 source "$(dirname "${BASH_SOURCE[0]}")/../cluster/lib.sh"
 
 STACK_DIR="$STATE_DIR/stack"
 PROM_PORT="${SHOPMESH_PROMETHEUS_PORT:-19090}"
-PROM_BIN="${SHOPMESH_PROMETHEUS_BIN:-/usr/bin/prometheus}"
+PROM_BIN="${SHOPMESH_PROMETHEUS_BIN:-$PROMETHEUS_BIN/prometheus}"
+PROM_K8S_SD="${SHOPMESH_PROMETHEUS_K8S_SD:-1}"
 PROM_DIR="$STACK_DIR/prometheus"
 PROM_CONFIG="$PROM_DIR/prometheus.yml"
 PROM_TARGETS="$STACK_DIR/prometheus-targets"
@@ -40,33 +48,52 @@ prom_write_config() {
   mkdir -p "$PROM_DIR/data" "$PROM_TARGETS" "$(dirname "$PROM_PID")" "$(dirname "$PROM_LOG")"
   sed -e "s|@RULES_FILE@|$PROM_RULES|" -e "s|@TARGETS_DIR@|$PROM_TARGETS|" \
     -e "s|@LISTEN_ADDRESS@|127.0.0.1:$PROM_PORT|" "$REPO_ROOT/ci/stack/prometheus.yml" > "$PROM_CONFIG.new"
-  # Debian's Prometheus 2.42 is built without Kubernetes service discovery: the job
-  # below is kept for a Prometheus that has it (SHOPMESH_PROMETHEUS_K8S_SD=1).
-  [ "${SHOPMESH_PROMETHEUS_K8S_SD:-0}" != 1 ] || prom_kubernetes_job >> "$PROM_CONFIG.new"
+  [ "$PROM_K8S_SD" = 0 ] || prom_kubernetes_jobs >> "$PROM_CONFIG.new"
   local promtool
   promtool="$(dirname "$PROM_BIN")/promtool"
   if [ -x "$promtool" ] && ! "$promtool" check config "$PROM_CONFIG.new" > "$PROM_DIR/check.log" 2>&1; then
     cat "$PROM_DIR/check.log" >&2
+    ! grep -q 'field kubernetes_sd_configs not found' "$PROM_DIR/check.log" \
+      || die "$PROM_BIN has no Kubernetes service discovery: unset SHOPMESH_PROMETHEUS_BIN, or set SHOPMESH_PROMETHEUS_K8S_SD=0"
     die "the Prometheus configuration or the alert rules do not load ($PROM_RULES)"
   fi
   mv "$PROM_CONFIG.new" "$PROM_CONFIG"
 }
 
-# prom_kubernetes_job: when the local cluster exists, a scrape job that finds the pods of
-# every Microservice (label app.kubernetes.io/managed-by=shopmesh-operator, port `http`)
-# through Kubernetes service discovery against the local API server; the host reaches pod IPs
-# directly (ci/cluster/node.sh). ci/cluster/node.sh calls `prometheus.sh up` after the node
-# starts, so a stack started before the cluster picks the job up.
-prom_kubernetes_job() {
+# prom_kubernetes_jobs: when the local cluster exists (its kubeconfig and PKI), two scrape
+# jobs that find pods through Kubernetes service discovery against its API server (through
+# the kubeconfig kubectl uses, so whatever port the cluster was started on) and keep only
+# the running pods on the real node ($NODE_NAME): the host reaches their IPs directly
+# (ci/cluster/node.sh); pods on KWOK's fake nodes have addresses nothing answers on.
+#   kubernetes-pods    every Microservice's pods (label app.kubernetes.io/managed-by=
+#                      shopmesh-operator), container port `http` (the one the operator
+#                      renders and its ServiceMonitor scrapes), /metrics;
+#   kubernetes-addons  kube-system's pods: CoreDNS (port `metrics`, 9153) and metrics-server
+#                      (port `https`, 10250: the cluster's admin certificate authenticates;
+#                      its serving certificate is self-signed, so it is not verified).
+# Series carry namespace, pod and service (the pod's app.kubernetes.io/name; k8s-app for
+# the add-ons). honor_labels: every shop service labels its own metrics with `service`,
+# the same value as its pods' app.kubernetes.io/name, so that value stays `service`
+# (instead of turning into exported_service); series without one (process_*, python_*)
+# get the pod's. ci/cluster/node.sh calls `prometheus.sh up` after the node starts, so a
+# stack started before the cluster picks the jobs up; while the cluster is down they find
+# nothing and Prometheus' log says why.
+prom_kubernetes_jobs() {
   local pki="$KWOK_WORKDIR/clusters/$CLUSTER_NAME/pki"
-  [ -f "$pki/ca.crt" ] && [ -f "$pki/admin.crt" ] || return 0
+  [ -f "$KUBECONFIG_PATH" ] && [ -f "$pki/admin.crt" ] && [ -f "$pki/admin.key" ] || return 0
   cat <<EOF
   - job_name: kubernetes-pods
+    honor_labels: true
     kubernetes_sd_configs:
       - role: pod
-        api_server: https://127.0.0.1:$API_PORT
-        tls_config: {ca_file: '$pki/ca.crt', cert_file: '$pki/admin.crt', key_file: '$pki/admin.key'}
+        kubeconfig_file: '$KUBECONFIG_PATH'
     relabel_configs:
+      - source_labels: [__meta_kubernetes_pod_node_name]
+        regex: '$NODE_NAME'
+        action: keep
+      - source_labels: [__meta_kubernetes_pod_phase]
+        regex: Running
+        action: keep
       - source_labels: [__meta_kubernetes_pod_label_app_kubernetes_io_managed_by]
         regex: shopmesh-operator
         action: keep
@@ -78,16 +105,55 @@ prom_kubernetes_job() {
       - source_labels: [__meta_kubernetes_pod_name]
         target_label: pod
       - source_labels: [__meta_kubernetes_pod_label_app_kubernetes_io_name]
-        target_label: app
+        target_label: service
       - source_labels: [__meta_kubernetes_pod_label_app_kubernetes_io_version]
         target_label: version
+  - job_name: kubernetes-addons
+    kubernetes_sd_configs:
+      - role: pod
+        kubeconfig_file: '$KUBECONFIG_PATH'
+        namespaces: {names: [kube-system]}
+    tls_config: {cert_file: '$pki/admin.crt', key_file: '$pki/admin.key', insecure_skip_verify: true}
+    relabel_configs:
+      - source_labels: [__meta_kubernetes_pod_node_name]
+        regex: '$NODE_NAME'
+        action: keep
+      - source_labels: [__meta_kubernetes_pod_phase]
+        regex: Running
+        action: keep
+      - source_labels: [__meta_kubernetes_pod_container_port_name]
+        regex: metrics|https
+        action: keep
+      - source_labels: [__meta_kubernetes_pod_container_port_name]
+        regex: https
+        target_label: __scheme__
+        replacement: https
+      - source_labels: [__meta_kubernetes_namespace]
+        target_label: namespace
+      - source_labels: [__meta_kubernetes_pod_name]
+        target_label: pod
+      - source_labels: [__meta_kubernetes_pod_label_k8s_app]
+        target_label: service
 EOF
 }
 
 prom_up() {
-  [ -x "$PROM_BIN" ] || die "Prometheus is not installed ($PROM_BIN); run: make setup (apt-get install prometheus)"
+  if [ ! -x "$PROM_BIN" ]; then
+    [ -z "${SHOPMESH_PROMETHEUS_BIN:-}" ] \
+      || die "SHOPMESH_PROMETHEUS_BIN=$PROM_BIN is not an executable; unset it to use the one built from the pinned module"
+    log "Prometheus is not built yet: building it from its Go module $PROMETHEUS_VERSION (about 10 minutes the first time; make tools does it too)"
+    bash "$CLUSTER_DIR/build-binaries.sh" prometheus || die "could not build Prometheus; see the messages above"
+    [ -x "$PROM_BIN" ] || die "Prometheus is not built ($PROM_BIN); run: make tools"
+  fi
   prom_write_config
-  local pid i
+  local pid i exe
+  # One started from another binary (Debian's, before this one was built) cannot load
+  # this configuration: restart it rather than reload it.
+  if pid="$(prom_pid)" && exe="$(readlink "/proc/$pid/exe")" && [ "$exe" != "$(readlink -f "$PROM_BIN")" ]; then
+    log "Prometheus (pid $pid) runs $exe, not $PROM_BIN: restarting it"
+    prom_down
+    pid=""
+  fi
   if pid="$(prom_pid)" && prom_ready; then
     kill -HUP "$pid"
     log "Prometheus is already running on 127.0.0.1:$PROM_PORT; configuration and rules reloaded"
@@ -138,8 +204,10 @@ prom_status() {
   prom_pid >/dev/null && prom_ready && state=up
   files=("$PROM_TARGETS"/*.json)
   [ -e "${files[0]}" ] || files=()
+  local pods=""
+  ! grep -q '^  - job_name: kubernetes-pods$' "$PROM_CONFIG" 2>/dev/null || pods=" and the pods on $NODE_NAME"
   printf '%-10s %-5s 127.0.0.1:%-6s %s\n' prometheus "$state" "$PROM_PORT" \
-    "scrapes $PROM_TARGETS/*.json (${#files[@]} files) every 2s; rules: manifests/prometheus/rules"
+    "scrapes $PROM_TARGETS/*.json (${#files[@]} files)$pods every 2s; rules: manifests/prometheus/rules"
   [ "$state" = up ]
 }
 
