@@ -8,12 +8,13 @@
 #     PromQL parses, and every metric the dashboards and the rules read is exported by the
 #     services (read from their prometheus_client registry, not from a list);
 #   - the tests of those two scripts.
-# Used by ci/validate/validate.sh (make validate). promtool comes with Debian's prometheus.
+# Used by ci/validate/validate.sh (make validate). promtool is the one built beside the
+# stack's Prometheus from its pinned module (ci/cluster/build-binaries.sh, `make tools`).
 source "$(dirname "${BASH_SOURCE[0]}")/../cluster/lib.sh"
 PYTHON="$REPO_ROOT/.venv/bin/python"
 RULES="$REPO_ROOT/manifests/prometheus/rules/shop.rules.yaml"
-PROMTOOL="${SHOPMESH_PROMTOOL:-$(command -v promtool || true)}"
-[ -x "$PROMTOOL" ] || die "promtool is missing; run: make setup (apt-get install prometheus)"
+PROMTOOL="${SHOPMESH_PROMTOOL:-$PROMETHEUS_BIN/promtool}"
+[ -x "$PROMTOOL" ] || die "promtool is missing ($PROMTOOL); run: make tools"
 
 log "alert rules: promtool check rules, promtool test rules"
 "$PROMTOOL" check rules "$RULES"

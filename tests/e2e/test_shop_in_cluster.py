@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -27,6 +28,10 @@ pytestmark = pytest.mark.e2e
 
 STOCK = 1_000
 HPA_LOAD_WORKERS = 16
+PROMETHEUS_URL = f"http://127.0.0.1:{os.environ.get('SHOPMESH_PROMETHEUS_PORT', '19090')}"
+JAEGER_URL = os.environ.get("SHOPMESH_JAEGER_URL", "http://127.0.0.1:16686")
+#: One order's trace crosses these pods (the saga, then the consumers of its events).
+TRACED_SERVICES = {"gateway", "orders", "inventory", "payments", "notifications"}
 HPA_LOAD_MAX_REQUESTS = 200_000
 
 
@@ -143,6 +148,49 @@ async def test_orders_through_the_gateway_confirm_fail_with_compensation_and_rep
     found = await check_eventually(release.shop, stocked=stocked, maildir=MAILDIR)
     assert found["confirmed"] >= 1, found
     assert found["failed"] >= 1, found
+
+
+async def test_pods_are_scraped_by_prometheus_and_traced_into_the_collector(
+    release: ShopRelease,
+) -> None:
+    """The host's Prometheus finds the pods through Kubernetes service discovery; the pods
+    export one trace per order to the host's collector (ci/stack)."""
+    namespace = release.namespace
+    async with httpx.AsyncClient(base_url=PROMETHEUS_URL, timeout=10, trust_env=False) as prom:
+
+        async def scraped() -> set[str] | None:
+            answer = await prom.get(
+                "/api/v1/query",
+                params={"query": f'up{{job="kubernetes-pods",namespace="{namespace}"}} == 1'},
+            )
+            found = {r["metric"].get("service", "") for r in answer.json()["data"]["result"]}
+            return found if found >= set(PACKAGES) else None
+
+        await _eventually(scraped, within=90)
+
+    async with httpx.AsyncClient(
+        base_url=release.gateway_url, timeout=30, trust_env=False
+    ) as client:
+        customer = await Customer.sign_up(client)
+        placed = await customer.order([{"product_id": "p1", "quantity": 1}])
+        assert placed.status_code == 202, placed.text
+        trace_id = placed.headers["x-trace-id"]
+        assert (await customer.wait_order(placed.json()["id"]))["status"] == "CONFIRMED"
+
+    async with httpx.AsyncClient(base_url=JAEGER_URL, timeout=10, trust_env=False) as jaeger:
+
+        async def traced() -> set[str] | None:
+            answer = await jaeger.get(f"/api/traces/{trace_id}")
+            if answer.status_code != 200:
+                return None
+            services = {
+                process["serviceName"]
+                for trace in answer.json().get("data") or []
+                for process in trace["processes"].values()
+            }
+            return services if services >= TRACED_SERVICES else None
+
+        await _eventually(traced, within=60)
 
 
 async def test_deleting_an_orders_pod_mid_load_loses_no_order(release: ShopRelease) -> None:
