@@ -81,12 +81,26 @@ prom_write_config() {
 prom_kubernetes_jobs() {
   local pki="$KWOK_WORKDIR/clusters/$CLUSTER_NAME/pki"
   [ -f "$KUBECONFIG_PATH" ] && [ -f "$pki/admin.crt" ] && [ -f "$pki/admin.key" ] || return 0
+  # A copy of the credentials under a name keyed by their content: a cluster created again
+  # has new certificates, and only a changed configuration makes a reload restart the
+  # discovery (same paths would keep the old CA and fail with "certificate signed by unknown
+  # authority").
+  local sum creds
+  sum="$(cat "$KUBECONFIG_PATH" "$pki/admin.crt" "$pki/admin.key" | sha256sum | cut -c1-12)"
+  creds="$PROM_DIR/cluster-$sum"
+  if [ ! -d "$creds" ]; then
+    rm -rf "$PROM_DIR"/cluster-*
+    mkdir -p "$creds.tmp" && chmod 700 "$creds.tmp"
+    cp "$KUBECONFIG_PATH" "$creds.tmp/kubeconfig.yaml"
+    cp "$pki/admin.crt" "$pki/admin.key" "$creds.tmp/"
+    mv "$creds.tmp" "$creds"
+  fi
   cat <<EOF
   - job_name: kubernetes-pods
     honor_labels: true
     kubernetes_sd_configs:
       - role: pod
-        kubeconfig_file: '$KUBECONFIG_PATH'
+        kubeconfig_file: '$creds/kubeconfig.yaml'
     relabel_configs:
       - source_labels: [__meta_kubernetes_pod_node_name]
         regex: '$NODE_NAME'
@@ -111,9 +125,9 @@ prom_kubernetes_jobs() {
   - job_name: kubernetes-addons
     kubernetes_sd_configs:
       - role: pod
-        kubeconfig_file: '$KUBECONFIG_PATH'
+        kubeconfig_file: '$creds/kubeconfig.yaml'
         namespaces: {names: [kube-system]}
-    tls_config: {cert_file: '$pki/admin.crt', key_file: '$pki/admin.key', insecure_skip_verify: true}
+    tls_config: {cert_file: '$creds/admin.crt', key_file: '$creds/admin.key', insecure_skip_verify: true}
     relabel_configs:
       - source_labels: [__meta_kubernetes_pod_node_name]
         regex: '$NODE_NAME'

@@ -25,7 +25,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from shopmesh_common.app import create_app as create_service_app
-from shopmesh_common.lifespan import database_readiness, service_lifespan
+from shopmesh_common.lifespan import database_readiness, service_lifespan, wait_for_database
 from shopmesh_common.resilience import BreakerSettings, ClientFactory, DownstreamSettings
 
 from .adapters.composition_cache import CompositionCache
@@ -178,6 +178,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        admin_url = f"{settings.postgres_url.rstrip('/')}/postgres"
+        await wait_for_database(admin_url, within=settings.startup_wait_seconds)
         await ensure_database(settings.postgres_url, settings.database)
         async with service_lifespan(app, settings, package=PACKAGE) as runtime:
             redis = connect_redis(settings)
