@@ -95,6 +95,17 @@ prom_kubernetes_jobs() {
     cp "$pki/admin.crt" "$pki/admin.key" "$creds.tmp/"
     mv "$creds.tmp" "$creds"
   fi
+  # Both jobs keep only running pods on the real node (KWOK's pods have addresses nothing answers on).
+  local running_on_the_node
+  running_on_the_node="$(cat <<EOF
+      - source_labels: [__meta_kubernetes_pod_node_name]
+        regex: '$NODE_NAME'
+        action: keep
+      - source_labels: [__meta_kubernetes_pod_phase]
+        regex: Running
+        action: keep
+EOF
+)"
   cat <<EOF
   - job_name: kubernetes-pods
     honor_labels: true
@@ -102,12 +113,7 @@ prom_kubernetes_jobs() {
       - role: pod
         kubeconfig_file: '$creds/kubeconfig.yaml'
     relabel_configs:
-      - source_labels: [__meta_kubernetes_pod_node_name]
-        regex: '$NODE_NAME'
-        action: keep
-      - source_labels: [__meta_kubernetes_pod_phase]
-        regex: Running
-        action: keep
+$running_on_the_node
       - source_labels: [__meta_kubernetes_pod_label_app_kubernetes_io_managed_by]
         regex: shopmesh-operator
         action: keep
@@ -129,12 +135,7 @@ prom_kubernetes_jobs() {
         namespaces: {names: [kube-system]}
     tls_config: {cert_file: '$creds/admin.crt', key_file: '$creds/admin.key', insecure_skip_verify: true}
     relabel_configs:
-      - source_labels: [__meta_kubernetes_pod_node_name]
-        regex: '$NODE_NAME'
-        action: keep
-      - source_labels: [__meta_kubernetes_pod_phase]
-        regex: Running
-        action: keep
+$running_on_the_node
       - source_labels: [__meta_kubernetes_pod_container_port_name]
         regex: metrics|https
         action: keep

@@ -157,6 +157,10 @@ class ShopRelease:
         assert pods, f"no Ready pod of {service}"
         return f"http://{pods[0]['status']['podIP']}:8080"
 
+    def gateway_client(self, timeout: float = 30) -> httpx.AsyncClient:
+        """A client of the gateway's NodePort, as a customer outside the cluster."""
+        return httpx.AsyncClient(base_url=self.gateway_url, timeout=timeout, trust_env=False)
+
     def admin_client(self, service: str, **kwargs: Any) -> httpx.AsyncClient:
         """A client of an internal service presenting service tokens as `admin`."""
         secret = self.secret_value("service-token-secret")
@@ -211,6 +215,14 @@ class Customer:
     async def order(self, items: list[dict[str, Any]], key: str | None = None) -> httpx.Response:
         headers = {**self.headers, "Idempotency-Key": key or str(uuid.uuid4())}
         return await self.client.post("/api/orders", json={"items": items}, headers=headers)
+
+    async def place_and_finish(
+        self, items: list[dict[str, Any]]
+    ) -> tuple[httpx.Response, dict[str, Any]]:
+        """Place an order (accepted: 202) and wait until it is CONFIRMED or FAILED."""
+        placed = await self.order(items)
+        assert placed.status_code == 202, placed.text
+        return placed, await self.wait_order(placed.json()["id"])
 
     async def wait_order(self, order_id: str, within: float = 90) -> dict[str, Any]:
         deadline = asyncio.get_running_loop().time() + within

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from shop_processes import PACKAGES
 from shop_release import NODE_NAME, Customer, ShopRelease, pod_ready
@@ -52,13 +51,9 @@ async def test_an_order_is_confirmed_and_its_email_sent(release: ShopRelease) ->
             json={"id": "b-mug", "name": "Bundled mug", "price_cents": 900, "stock": 3},
         )
         assert seeded.status_code in (200, 201), seeded.text
-    async with httpx.AsyncClient(
-        base_url=release.gateway_url, timeout=30, trust_env=False
-    ) as client:
+    async with release.gateway_client() as client:
         customer = await Customer.sign_up(client)
-        placed = await customer.order([{"product_id": "b-mug", "quantity": 1}])
-        assert placed.status_code == 202, placed.text
-        order = await customer.wait_order(placed.json()["id"])
+        _, order = await customer.place_and_finish([{"product_id": "b-mug", "quantity": 1}])
     assert order["status"] == "CONFIRMED", order
 
     async with release.admin_client("notifications", timeout=30) as admin:
