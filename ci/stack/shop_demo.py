@@ -1,11 +1,12 @@
 """The shop's story on the running services (`make demo-shop`): what each pattern does.
 
-A customer's side goes through the gateway (127.0.0.1:8100, or SHOPMESH_GATEWAY_URL) with a real JWT: sign up,
-log in, list products, place an order twice with one Idempotency-Key, place one that fails
-(out of stock), follow both to the end, and read "my orders" composed from users and the
-order-history read model. Behind the scenes it seeds a product and shows the emails the
-events caused, calling inventory and notifications directly (8103, 8105) with an "admin"
-service token when the shop runs with one (ci/stack/shop.sh makes the secret).
+A customer's side goes through the gateway (127.0.0.1:8100, or SHOPMESH_GATEWAY_URL) with a
+real JWT: sign up, log in, list products, place an order twice with one Idempotency-Key,
+place one that fails (out of stock), follow both to the end, and read "my orders" composed
+from users and the order-history read model. Behind the scenes it seeds a product and shows
+the emails the events caused, calling inventory and notifications directly (8103, 8105, or
+SHOPMESH_INVENTORY_URL and SHOPMESH_NOTIFICATIONS_URL) with an "admin" service token when
+the shop runs with one (ci/stack/shop.sh makes the secret; ci/demo.sh passes the cluster's).
 """
 
 from __future__ import annotations
