@@ -30,7 +30,11 @@ EPMD_PORT="${SHOPMESH_EPMD_PORT:-14369}"
 SMTP_PORT="${SHOPMESH_SMTP_PORT:-12525}"
 
 PG_BIN="${SHOPMESH_PG_BIN:-/usr/lib/postgresql/15/bin}"
-PG_DATABASES=(users orders inventory payments notifications order_history gateway)
+# pg_databases: one database per service, as charts/shopmesh/topology.yaml names them.
+pg_databases() {
+  (cd "$REPO_ROOT" && "$REPO_ROOT/.venv/bin/python" -m ci.topology databases) \
+    || die "could not read the databases from charts/shopmesh/topology.yaml; run: make python"
+}
 # PostgreSQL's files live in $STACK_DIR/postgres, or, when the postgres user (we run
 # as root) cannot traverse to the checkout (e.g. it sits under /root, mode 700), in
 # $PG_FALLBACK_BASE/<hash of STACK_DIR>/postgres with $STACK_DIR/postgres a symlink to it.
@@ -213,7 +217,7 @@ EOF
 
 pg_provision() {
   local list sql
-  list="$(printf "'%s'," "${PG_DATABASES[@]}")"
+  list="$(pg_databases | sed "s/.*/'&'/" | paste -sd, -),"
   sql="DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'shopmesh') THEN CREATE ROLE shopmesh; END IF;
 END \$\$;
@@ -490,7 +494,7 @@ cmd_status() {
   pid_from "$RMQ_PID" >/dev/null && port_open "$AMQP_PORT" && rmq="up"
   pid_from "$SMTP_PID" >/dev/null && smtp_banner && smtp="up"
   printf '%-10s %-5s 127.0.0.1:%-6s %s\n' \
-    postgres "$pg" "$PG_PORT" "PostgreSQL 15, databases: ${PG_DATABASES[*]}" \
+    postgres "$pg" "$PG_PORT" "PostgreSQL 15, databases: $(pg_databases | paste -sd' ' -)" \
     redis "$redis" "$REDIS_PORT" "appendonly no, data in $REDIS_DIR" \
     rabbitmq "$rmq" "$AMQP_PORT" "node $RMQ_NODE (epmd :$EPMD_PORT, distribution :$AMQP_DIST_PORT)" \
     smtp-sink "$smtp" "$SMTP_PORT" "Maildir $MAIL_DIR"

@@ -2,10 +2,12 @@
 
     python -m ci.topology local-services       "name port package" per service, upstreams first
     python -m ci.topology local-env NAME       NAME=VALUE lines for one service run locally
+    python -m ci.topology databases            every service's database (ci/stack/stack.sh)
     python -m ci.topology examples [--check]   examples/microservices/ from the chart
 
-Used by ci/stack/shop.sh (local-services, local-env) and by whoever changes the topology or
-the chart (examples; tests/chart/test_examples.py fails while they are out of date).
+Used by ci/stack/shop.sh (local-services, local-env), ci/stack/stack.sh (databases) and by
+whoever changes the topology or the chart (examples; tests/chart/test_examples.py fails
+while they are out of date).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("local-services", help="name port package, upstreams first")
+    commands.add_parser("databases", help="every service's database, one per line")
     local_env = commands.add_parser("local-env", help="NAME=VALUE lines for one local service")
     local_env.add_argument("service", choices=list(topology.services))
     examples = commands.add_parser("examples", help="write examples/microservices/")
@@ -51,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "local-services":
         print("\n".join(f"{s.name} {s.local_port} {s.package}" for s in topology.start_order()))
+    elif args.command == "databases":
+        print("\n".join(sorted(s.database for s in topology.services.values())))
     elif args.command == "local-env":
         ports = {name: s.local_port for name, s in topology.services.items()}
         env = topology.local_env(args.service, lambda up: f"http://127.0.0.1:{ports[up]}")
