@@ -228,9 +228,7 @@ def test_notes_say_how_to_reach_the_gateway_and_which_databases_must_exist(
     assert "kubectl -n shop get msvc" in text
 
 
-def test_notes_of_the_bundled_servers_say_what_a_restart_loses(
-    helm: str, tmp_path: Path
-) -> None:
+def test_notes_of_the_bundled_servers_say_what_a_restart_loses(helm: str, tmp_path: Path) -> None:
     text = notes(helm, tmp_path, *BUNDLED)
     assert "restarted server pod starts EMPTY" in text
     assert "logs deployment/shopmesh-smtp" in text

@@ -2,10 +2,11 @@
 
 A caller in spec.mesh.allowedCallers names a ServiceAccount. One that does not
 exist cannot be judged by the CRD schema, so reconcile reports it as an
-OutOfSync condition and keeps the last good AuthorizationPolicy. This module
-remembers which Microservices wait on which ServiceAccount, so the handler that
+OutOfSync condition and keeps the last good AuthorizationPolicy. `CallerWaits`
+remembers which Microservices wait on which ServiceAccount, so the watch that
 sees that ServiceAccount appear can reconcile them at once instead of waiting
-for the resync. Used by reconcile.py and handlers/children.py.
+for the resync. One instance lives on the operator's `Reconciler` (reconcile.py);
+watch.py takes from it.
 """
 
 from __future__ import annotations
@@ -18,27 +19,31 @@ from shopmesh_operator.render.authorization_policy import caller_identity
 
 Ref = tuple[str, str]  # (namespace, name)
 
-_waiting: defaultdict[Ref, set[Ref]] = defaultdict(set)
 
+class CallerWaits:
+    """Which Microservices wait on which missing ServiceAccount."""
 
-async def split_callers(
-    ms: Microservice, api: ClusterApi
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(callers whose ServiceAccount exists, callers whose ServiceAccount does not)."""
-    known: list[str] = []
-    missing: list[str] = []
-    me = (ms.metadata.namespace, ms.metadata.name)
-    for caller in ms.spec.mesh.allowed_callers:
-        account = caller_identity(ms, caller)
-        if await api.get("v1", "ServiceAccount", *account) is None:
-            missing.append(caller)
-            _waiting[account].add(me)
-        else:
-            known.append(caller)
-            _waiting.get(account, set()).discard(me)
-    return tuple(known), tuple(missing)
+    def __init__(self) -> None:
+        self._waiting: defaultdict[Ref, set[Ref]] = defaultdict(set)
 
+    async def split(
+        self, ms: Microservice, api: ClusterApi
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(callers whose ServiceAccount exists, callers whose ServiceAccount does not);
+        `ms` is remembered as waiting on each missing one, and forgotten for the others."""
+        known: list[str] = []
+        missing: list[str] = []
+        me = (ms.metadata.namespace, ms.metadata.name)
+        for caller in ms.spec.mesh.allowed_callers:
+            account = caller_identity(ms, caller)
+            if await api.get("v1", "ServiceAccount", *account) is None:
+                missing.append(caller)
+                self._waiting[account].add(me)
+            else:
+                known.append(caller)
+                self._waiting.get(account, set()).discard(me)
+        return tuple(known), tuple(missing)
 
-def take_waiting(namespace: str, service_account: str) -> set[Ref]:
-    """The Microservices that waited on this ServiceAccount; forgets them."""
-    return _waiting.pop((namespace, service_account), set())
+    def take(self, namespace: str, service_account: str) -> set[Ref]:
+        """The Microservices that waited on this ServiceAccount; forgets them."""
+        return self._waiting.pop((namespace, service_account), set())

@@ -5,9 +5,10 @@ whose Deployment has not rolled out gets one LIST of its pods by the Deployment'
 selector and, for each pod whose container has run past its grace without passing
 the readiness probe, one LIST of that pod's `Unhealthy` Events, because the
 probe's answer is recorded nowhere else. When a container is still inside that
-grace, a re-check is booked for the moment it ends (requeue.py), since nothing in
-the cluster changes then. The reads only explain the status: one the API refuses
-leaves the status with the replica counts alone, and the reconcile goes on.
+grace, the result says when the grace ends (`LiveStatus.recheck_in`) and reconcile
+books a re-check then (requeue.py), since nothing in the cluster changes at that
+moment. The reads only explain the status: one the API refuses leaves the status
+with the replica counts alone, and the reconcile goes on.
 What the pods mean is pod_health.py's business, the conditions status.py's.
 Used by reconcile.py.
 """
@@ -23,7 +24,6 @@ from shopmesh_operator.apply import ApplyError, ClusterApi
 from shopmesh_operator.models import Microservice, MicroserviceStatus
 from shopmesh_operator.pod_health import readiness_suspects, seconds_until_recheck
 from shopmesh_operator.render.metadata import build_selector_labels
-from shopmesh_operator.requeue import recheck_later
 from shopmesh_operator.status import calculate_status, now_iso
 
 log = logging.getLogger(__name__)
@@ -38,26 +38,32 @@ class PodsSeen:
     events: tuple[dict[str, Any], ...] = ()
 
 
+@dataclass(frozen=True)
+class LiveStatus:
+    """The status, and in how many seconds to look again if only time will change it."""
+
+    status: MicroserviceStatus
+    recheck_in: float | None = None
+
+
 async def calculate_live_status(
     ms: Microservice,
     deployment: dict[str, Any] | None,
     *,
     out_of_sync: str | None,
     api: ClusterApi,
-) -> MicroserviceStatus:
+) -> LiveStatus:
     """The status of `ms`; while its Deployment has not rolled out, its pods say why."""
     status = calculate_status(ms, deployment, out_of_sync=out_of_sync)
     if status.phase == "Ready" or deployment is None:
-        return status
+        return LiveStatus(status)
     stamp = now_iso()
     now = datetime.fromisoformat(stamp)
     seen = await read_pods(ms, api, now=now)
-    delay = seconds_until_recheck(seen.pods, now=now)
-    if delay is not None:
-        recheck_later((ms.metadata.namespace, ms.metadata.name), delay)
-    return calculate_status(
+    status = calculate_status(
         ms, deployment, out_of_sync=out_of_sync, pods=seen.pods, pod_events=seen.events, now=stamp
     )
+    return LiveStatus(status, recheck_in=seconds_until_recheck(seen.pods, now=now))
 
 
 async def read_pods(ms: Microservice, api: ClusterApi, *, now: datetime) -> PodsSeen:

@@ -1,18 +1,32 @@
-"""Level-triggered reconcile of one Microservice: the same function serves create,
-update, resume, child events and the periodic safety-net timer.
+"""Level-triggered reconcile of one Microservice: the same pass serves create, update,
+resume, child events, re-checks and the periodic safety-net resync.
 
-Each pass renders the children, compares each with what is live and applies only
-what differs (so an idle operator writes nothing), then computes the status from
-the live Deployment (and, while it has not rolled out, from its pods, which say
-why: pods.py, pod_health.py) and writes it only if it changed. Events record every
-created, updated or repaired child and every phase change. When the API refuses
-a child, the failure becomes a condition and the last good children stay.
-Called by handlers/; talks to the cluster only through `apply.ClusterApi`.
+One pass is one ordered pipeline, in the shape of Argo Rollouts' controller:
+
+1. observe  read what planning needs: which allowed callers exist (callers.py) and,
+            while one is missing, whether the AuthorizationPolicy does;
+2. plan     pure (plan.py): the rendered children and the notes the status carries;
+3. sync     for each child, compare with what is live and apply only what differs
+            (drift.py), so an idle operator writes nothing;
+4. prune    delete an optional child of ours the spec no longer asks for;
+5. status   calculate it from the live Deployment (and, while it has not rolled out,
+            from its pods, which say why: pods.py, pod_health.py);
+6. write    the status, once, and only if it changed;
+7. events   one per created, updated, repaired or deleted child, and one per phase
+            change.
+
+When the API refuses a child, the failure becomes the status (a condition) and the
+last good children stay. A `Reconciler` holds what passes share: one lock per
+Microservice, the dirty set that coalesces bursts of triggers, the Microservices
+waiting on a missing caller and the re-checks only time brings. The operator keeps
+one in kopf's memo (handlers/lifecycle.py); it talks to the cluster only through
+`apply.ClusterApi`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import weakref
 from dataclasses import dataclass
@@ -22,24 +36,35 @@ from pydantic import ValidationError
 
 from shopmesh_operator import constants as c
 from shopmesh_operator.apply import ApplyError, ClusterApi
-from shopmesh_operator.callers import split_callers
+from shopmesh_operator.callers import CallerWaits
 from shopmesh_operator.drift import find_drift
 from shopmesh_operator.metrics import CHILD_CHANGES, RECONCILE_SECONDS, RECONCILES
 from shopmesh_operator.models import Microservice, MicroserviceStatus
+from shopmesh_operator.plan import Observations, Plan, plan_children
 from shopmesh_operator.pods import calculate_live_status
-from shopmesh_operator.render import build_authorization_policy, build_children
+from shopmesh_operator.render import build_authorization_policy
+from shopmesh_operator.requeue import Requeue
 from shopmesh_operator.status import calculate_failed_status
 
 log = logging.getLogger(__name__)
-_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
-_dirty: set[tuple[str, str]] = set()
+
+Ref = tuple[str, str]  # (namespace, name)
+
+
+class Action(enum.StrEnum):
+    """What a pass did to a child (also the reason of its Event)."""
+
+    CREATED = "Created"
+    UPDATED = "Updated"
+    DRIFT_REPAIRED = "DriftRepaired"
+    DELETED = "Deleted"
 
 
 @dataclass(frozen=True)
 class ChildChange:
     kind: str
     name: str
-    action: str  # "Created" | "Updated" | "DriftRepaired" | "Deleted"
+    action: Action
     path: str | None = None
 
 
@@ -54,127 +79,250 @@ class InvalidSpec(Exception):
     """The stored spec does not parse; the CRD schema should have refused it."""
 
 
-async def reconcile_microservice(
-    namespace: str, name: str, api: ClusterApi
-) -> ReconcileResult | None:
-    """Bring the cluster in line with Microservice `namespace/name`.
-
-    The resource is read afresh under a per-object lock, so concurrent triggers
-    (a child event, the timer, an update) never act on a stale status. Returns
-    None when it is gone or being deleted; raises ApplyError when worth retrying.
-    """
-    async with _lock_for((namespace, name)):
-        return await _load_and_reconcile(namespace, name, api)
+#: Kinds render leaves out when the spec does not ask for them; reconcile deletes
+#: a leftover one (e.g. the HPA after spec.autoscaling is removed).
+OPTIONAL_KINDS = (("autoscaling/v2", "HorizontalPodAutoscaler"),)
 
 
-async def request_reconcile(namespace: str, name: str, api: ClusterApi) -> None:
-    """Coalescing trigger used by the handlers.
+class Reconciler:
+    """Reconciles Microservices through `api`; one per operator process."""
 
-    Creating one Microservice fires a watch event for each of its children, and
-    a rollout fires several Deployment events. If a pass is already running for
-    this Microservice, the trigger only marks it dirty and returns; the running
-    pass goes round once more. A burst of N events costs at most two passes.
-    """
-    key = (namespace, name)
-    lock = _lock_for(key)
-    if lock.locked():
-        _dirty.add(key)
-        return
-    async with lock:
-        while True:
-            _dirty.discard(key)
-            await _load_and_reconcile(namespace, name, api)
-            if key not in _dirty:
-                return
+    def __init__(self, api: ClusterApi) -> None:
+        self.api = api
+        self.callers = CallerWaits()
+        self.requeue = Requeue()
+        self._locks: weakref.WeakValueDictionary[Ref, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._dirty: set[Ref] = set()
 
+    async def reconcile(self, namespace: str, name: str) -> ReconcileResult | None:
+        """Bring the cluster in line with Microservice `namespace/name`.
 
-def _lock_for(key: tuple[str, str]) -> asyncio.Lock:
-    lock = _locks.get(key)
-    if lock is None:
-        lock = _locks[key] = asyncio.Lock()
-    return lock
+        The resource is read afresh under a per-object lock, so concurrent triggers
+        (a child event, the resync, an update) never act on a stale status. Returns
+        None when it is gone or being deleted; raises ApplyError when worth retrying.
+        """
+        async with self._lock_for((namespace, name)):
+            return await self._timed_pass(namespace, name)
 
+    async def request(self, namespace: str, name: str) -> None:
+        """Coalescing trigger used by the handlers, the watches and the resync.
 
-async def _load_and_reconcile(namespace: str, name: str, api: ClusterApi) -> ReconcileResult | None:
-    with RECONCILE_SECONDS.time():
+        Creating one Microservice fires a watch event for each of its children, and
+        a rollout fires several Deployment events. If a pass is already running for
+        this Microservice, the trigger only marks it dirty and returns; the running
+        pass goes round once more. A burst of N events costs at most two passes.
+        """
+        key = (namespace, name)
+        lock = self._lock_for(key)
+        if lock.locked():
+            self._dirty.add(key)
+            return
+        async with lock:
+            while True:
+                self._dirty.discard(key)
+                await self._timed_pass(namespace, name)
+                if key not in self._dirty:
+                    return
+
+    def _lock_for(self, key: Ref) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    async def _timed_pass(self, namespace: str, name: str) -> ReconcileResult | None:
+        with RECONCILE_SECONDS.time():
+            try:
+                result = await self._load_and_pass(namespace, name)
+            except Exception:
+                RECONCILES.labels(result="error").inc()
+                raise
+        RECONCILES.labels(result="ok" if result is None or not result.changes else "changed").inc()
+        for change in result.changes if result else ():
+            CHILD_CHANGES.labels(kind=change.kind, action=change.action).inc()
+        return result
+
+    async def _load_and_pass(self, namespace: str, name: str) -> ReconcileResult | None:
+        body = await self.api.get(c.API_VERSION, c.KIND, namespace, name)
+        if body is None or body.get("metadata", {}).get("deletionTimestamp"):
+            return None
         try:
-            result = await _load_and_reconcile_timed(namespace, name, api)
-        except Exception:
-            RECONCILES.labels(result="error").inc()
-            raise
-    RECONCILES.labels(result="ok" if result is None or not result.changes else "changed").inc()
-    for change in result.changes if result else ():
-        CHILD_CHANGES.labels(kind=change.kind, action=change.action).inc()
-    return result
+            ms = Microservice.from_body(body)
+        except ValidationError as err:
+            raise InvalidSpec(f"invalid Microservice spec: {err}") from err
+        return await Pass(ms, self).run()
 
 
-async def _load_and_reconcile_timed(
-    namespace: str, name: str, api: ClusterApi
-) -> ReconcileResult | None:
-    body = await api.get(c.API_VERSION, c.KIND, namespace, name)
-    if body is None or body.get("metadata", {}).get("deletionTimestamp"):
-        return None
-    try:
-        ms = Microservice.from_body(body)
-    except ValidationError as err:
-        raise InvalidSpec(f"invalid Microservice spec: {err}") from err
-    return await _reconcile(ms, api)
+@dataclass
+class Pass:
+    """One reconcile pass of one Microservice, step by step (see the module docstring)."""
 
+    ms: Microservice
+    reconciler: Reconciler
 
-async def _reconcile(ms: Microservice, api: ClusterApi) -> ReconcileResult:
-    spec_changed = ms.status.observed_generation != ms.metadata.generation
-    first_pass = ms.status.observed_generation is None
-    never_reconciled = ms.status.phase is None and not ms.status.conditions
-    changes: list[ChildChange] = []
-    live_by_kind: dict[str, dict[str, Any] | None] = {}
-    out_of_sync: str | None = None
-    try:
-        known, missing = await split_callers(ms, api)
-        for manifest in build_children(ms):
-            if manifest["kind"] == "AuthorizationPolicy" and missing:
-                out_of_sync = _missing_callers_message(ms, missing)
-                manifest = build_authorization_policy(ms, callers=known)
-                if await _exists(manifest, api):
-                    continue  # keep the last good policy until every caller exists
-            change, live = await _sync_child(
-                manifest,
-                api,
-                spec_changed=spec_changed,
-                first_pass=first_pass,
-                never_reconciled=never_reconciled,
-                initial_replicas=_initial_replicas(ms),
-            )
-            caught_up = not missing and change is not None and change.path is not None
-            if caught_up and manifest["kind"] == "AuthorizationPolicy" and _was_held_back(ms):
-                assert change is not None
-                change = ChildChange(change.kind, change.name, "Updated", "every caller now exists")
+    @property
+    def api(self) -> ClusterApi:
+        return self.reconciler.api
+
+    async def run(self) -> ReconcileResult:
+        ms = self.ms
+        changes: list[ChildChange] = []
+        try:
+            plan = plan_children(ms, await self.observe())
+            live = await self.sync(plan, changes)
+            if not self.never_reconciled:  # nothing of ours can be left over yet
+                changes.extend(await self.prune(plan))
+        except ApplyError as err:
+            status = calculate_failed_status(ms, reason=err.reason, message=err.message)
+            written = await self.write(status)
+            await self.record(changes)
+            if written:  # the failure is the Event; no phase Event besides
+                await self.api.post_event(
+                    ms.metadata, type_="Warning", reason=err.reason, message=err.message
+                )
+            if err.retryable:
+                raise
+            return ReconcileResult(tuple(changes), status, written)
+        live_status = await calculate_live_status(
+            ms, live.get("Deployment"), out_of_sync=plan.out_of_sync, api=self.api
+        )
+        if live_status.recheck_in is not None:
+            self.reconciler.requeue.later(self.ref, live_status.recheck_in)
+        written = await self.write(live_status.status)
+        await self.record(changes)
+        await self.record_phase(live_status.status)
+        return ReconcileResult(tuple(changes), live_status.status, written)
+
+    @property
+    def ref(self) -> Ref:
+        return (self.ms.metadata.namespace, self.ms.metadata.name)
+
+    @property
+    def spec_changed(self) -> bool:
+        return self.ms.status.observed_generation != self.ms.metadata.generation
+
+    @property
+    def first_pass(self) -> bool:
+        return self.ms.status.observed_generation is None
+
+    @property
+    def never_reconciled(self) -> bool:
+        return self.ms.status.phase is None and not self.ms.status.conditions
+
+    # --- 1. observe ------------------------------------------------------------------
+
+    async def observe(self) -> Observations:
+        known, missing = await self.reconciler.callers.split(self.ms, self.api)
+        policy_exists = False
+        if missing:
+            policy = build_authorization_policy(self.ms)
+            found = await self.api.get(policy["apiVersion"], policy["kind"], *self.ref)
+            policy_exists = found is not None
+        return Observations(known, missing, policy_exists)
+
+    # --- 3. sync ---------------------------------------------------------------------
+
+    async def sync(
+        self, plan: Plan, changes: list[ChildChange]
+    ) -> dict[str, dict[str, Any] | None]:
+        """Apply what differs; the live children by kind. Appends to `changes` as it goes,
+        so a failure half-way still reports what was done."""
+        live_by_kind: dict[str, dict[str, Any] | None] = {}
+        for manifest in plan.children:
+            change, live = await self.sync_child(manifest)
+            if (
+                manifest["kind"] == "AuthorizationPolicy"
+                and change is not None
+                and change.path is not None
+                and self.policy_was_held_back()
+            ):
+                change = ChildChange(
+                    change.kind, change.name, Action.UPDATED, "every caller now exists"
+                )
             live_by_kind[manifest["kind"]] = live
             if change:
                 changes.append(change)
-        if not never_reconciled:  # nothing of ours can be left over yet
-            rendered = {(m["apiVersion"], m["kind"]) for m in build_children(ms)}
-            changes.extend(await _prune(ms, rendered, api))
-    except ApplyError as err:
-        await _post_change_events(ms, changes, api)
-        status = calculate_failed_status(ms, reason=err.reason, message=err.message)
-        written = await _write_status(ms, status, api)
-        if written:
-            await api.post_event(
-                ms.metadata, type_="Warning", reason=err.reason, message=err.message
-            )
-        if err.retryable:
-            raise
-        return ReconcileResult(tuple(changes), status, written)
+        return live_by_kind
 
-    for change in changes:
-        log.info("%s/%s: %s", ms.metadata.namespace, ms.metadata.name, _describe(change))
-        await api.post_event(
-            ms.metadata, type_="Normal", reason=change.action, message=_describe(change)
+    async def sync_child(
+        self, manifest: dict[str, Any]
+    ) -> tuple[ChildChange | None, dict[str, Any] | None]:
+        api, meta = self.api, manifest["metadata"]
+        # On a Microservice never reconciled before there is nothing of ours to compare
+        # with: apply straight away (server-side apply creates or updates), which halves
+        # the calls on creation.
+        live = (
+            None
+            if self.never_reconciled
+            else await api.get(
+                manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"]
+            )
         )
-    deployment = live_by_kind.get("Deployment")
-    status = await calculate_live_status(ms, deployment, out_of_sync=out_of_sync, api=api)
-    written = await _write_status(ms, status, api)
-    if status.phase != ms.status.phase:
+        if live is None:
+            initial = _initial_replicas(self.ms)
+            if _is_autoscaled_deployment(manifest) and initial is not None:
+                # Created at the size the spec asks for, not the API default of 1;
+                # the hand-over below then gives the count to the HPA.
+                sized = {**manifest, "spec": {**manifest["spec"], "replicas": initial}}
+                created = await api.apply(sized)
+                await _hand_replicas_over(created, api)
+            applied = await api.apply(manifest)
+            action = (
+                Action.CREATED if self.first_pass or self.spec_changed else Action.DRIFT_REPAIRED
+            )
+            return ChildChange(manifest["kind"], meta["name"], action), applied
+        path = find_drift(manifest, live)
+        handover = _is_autoscaled_deployment(manifest) and owns_replicas(live)
+        if handover:
+            await _hand_replicas_over(live, api)
+            path = ".spec.replicas, handed over to the HorizontalPodAutoscaler"
+        if path is None:
+            return None, live
+        applied = await api.apply(manifest)  # without replicas: drops the operator's claim
+        action = Action.UPDATED if self.spec_changed or handover else Action.DRIFT_REPAIRED
+        return ChildChange(manifest["kind"], meta["name"], action, path), applied
+
+    def policy_was_held_back(self) -> bool:
+        """Whether the last pass kept the AuthorizationPolicy back for a missing caller."""
+        sync = self.ms.status.condition("OutOfSync")
+        return sync is not None and sync.status == "True"
+
+    # --- 4. prune --------------------------------------------------------------------
+
+    async def prune(self, plan: Plan) -> list[ChildChange]:
+        changes: list[ChildChange] = []
+        for api_version, kind in OPTIONAL_KINDS:
+            if (api_version, kind) in plan.rendered:
+                continue
+            live = await self.api.get(api_version, kind, *self.ref)
+            labels = (live or {}).get("metadata", {}).get("labels", {})
+            if live is not None and labels.get(c.LABEL_MANAGED_BY) == c.MANAGED_BY:
+                await self.api.delete(api_version, kind, *self.ref)
+                changes.append(ChildChange(kind, self.ms.metadata.name, Action.DELETED))
+        return changes
+
+    # --- 6. write --------------------------------------------------------------------
+
+    async def write(self, status: MicroserviceStatus) -> bool:
+        if status.to_wire() == self.ms.status.to_wire():
+            return False
+        await self.api.patch_status(self.ms.metadata, status.to_wire())
+        return True
+
+    # --- 7. events -------------------------------------------------------------------
+
+    async def record(self, changes: list[ChildChange]) -> None:
+        ms = self.ms
+        for change in changes:
+            log.info("%s/%s: %s", ms.metadata.namespace, ms.metadata.name, describe(change))
+            await self.api.post_event(
+                ms.metadata, type_="Normal", reason=change.action, message=describe(change)
+            )
+
+    async def record_phase(self, status: MicroserviceStatus) -> None:
+        ms = self.ms
+        if status.phase == ms.status.phase:
+            return
         ready = status.condition("Ready")
         log.info(
             "%s/%s: phase %s -> %s",
@@ -183,55 +331,12 @@ async def _reconcile(ms: Microservice, api: ClusterApi) -> ReconcileResult:
             ms.status.phase,
             status.phase,
         )
-        await api.post_event(
+        await self.api.post_event(
             ms.metadata,
             type_="Warning" if status.phase in ("Degraded", "Failed") else "Normal",
             reason=status.phase or "Unknown",
             message=ready.message if ready else "",
         )
-    return ReconcileResult(tuple(changes), status, written)
-
-
-async def _sync_child(
-    manifest: dict[str, Any],
-    api: ClusterApi,
-    *,
-    spec_changed: bool,
-    first_pass: bool,
-    never_reconciled: bool,
-    initial_replicas: int | None,
-) -> tuple[ChildChange | None, dict[str, Any] | None]:
-    meta = manifest["metadata"]
-    # On a Microservice never reconciled before there is nothing of ours to compare
-    # with: apply straight away (server-side apply creates or updates), which halves
-    # the calls on creation.
-    live = (
-        None
-        if never_reconciled
-        else await api.get(
-            manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"]
-        )
-    )
-    if live is None:
-        if _is_autoscaled_deployment(manifest) and initial_replicas is not None:
-            # Created at the size the spec asks for, not the API default of 1;
-            # the hand-over below then gives the count to the HPA.
-            sized = {**manifest, "spec": {**manifest["spec"], "replicas": initial_replicas}}
-            created = await api.apply(sized)
-            await _hand_replicas_over(created, api)
-        applied = await api.apply(manifest)
-        action = "Created" if first_pass or spec_changed else "DriftRepaired"
-        return ChildChange(manifest["kind"], meta["name"], action), applied
-    path = find_drift(manifest, live)
-    handover = _is_autoscaled_deployment(manifest) and owns_replicas(live)
-    if handover:
-        await _hand_replicas_over(live, api)
-        path = ".spec.replicas, handed over to the HorizontalPodAutoscaler"
-    if path is None:
-        return None, live
-    applied = await api.apply(manifest)  # without replicas: drops the operator's claim
-    action = "Updated" if spec_changed or handover else "DriftRepaired"
-    return ChildChange(manifest["kind"], meta["name"], action, path), applied
 
 
 def _is_autoscaled_deployment(manifest: dict[str, Any]) -> bool:
@@ -272,75 +377,23 @@ async def _hand_replicas_over(live: dict[str, Any], api: ClusterApi) -> None:
     )
 
 
-#: Kinds render leaves out when the spec does not ask for them; reconcile deletes
-#: a leftover one (e.g. the HPA after spec.autoscaling is removed).
-OPTIONAL_KINDS = (("autoscaling/v2", "HorizontalPodAutoscaler"),)
-
-
-async def _prune(
-    ms: Microservice, rendered: set[tuple[str, str]], api: ClusterApi
-) -> list[ChildChange]:
-    changes: list[ChildChange] = []
-    for api_version, kind in OPTIONAL_KINDS:
-        if (api_version, kind) in rendered:
-            continue
-        ref = (ms.metadata.namespace, ms.metadata.name)
-        live = await api.get(api_version, kind, *ref)
-        labels = (live or {}).get("metadata", {}).get("labels", {})
-        if live is not None and labels.get(c.LABEL_MANAGED_BY) == c.MANAGED_BY:
-            await api.delete(api_version, kind, *ref)
-            changes.append(ChildChange(kind, ms.metadata.name, "Deleted"))
-    return changes
-
-
-def _was_held_back(ms: Microservice) -> bool:
-    """Whether the last pass kept the AuthorizationPolicy back for a missing caller."""
-    sync = ms.status.condition("OutOfSync")
-    return sync is not None and sync.status == "True"
-
-
-async def _exists(manifest: dict[str, Any], api: ClusterApi) -> bool:
-    meta = manifest["metadata"]
-    found = await api.get(manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"])
-    return found is not None
-
-
-def _missing_callers_message(ms: Microservice, missing: tuple[str, ...]) -> str:
-    accounts = ", ".join(
-        caller if "/" in caller else f"{ms.metadata.namespace}/{caller}" for caller in missing
-    )
-    return (
-        f"mesh.allowedCallers: no ServiceAccount {accounts}; the AuthorizationPolicy "
-        "keeps its last good callers until it exists"
-    )
-
-
-async def _post_change_events(
-    ms: Microservice, changes: list[ChildChange], api: ClusterApi
-) -> None:
-    for change in changes:
-        log.info("%s/%s: %s", ms.metadata.namespace, ms.metadata.name, _describe(change))
-        await api.post_event(
-            ms.metadata, type_="Normal", reason=change.action, message=_describe(change)
-        )
-
-
-async def _write_status(ms: Microservice, status: MicroserviceStatus, api: ClusterApi) -> bool:
-    if status.to_wire() == ms.status.to_wire():
-        return False
-    await api.patch_status(ms.metadata, status.to_wire())
-    return True
-
-
-def _describe(change: ChildChange) -> str:
-    if change.action == "Created":
+def describe(change: ChildChange) -> str:
+    if change.action == Action.CREATED:
         return f"created {change.kind} {change.name}"
-    if change.action == "Deleted":
+    if change.action == Action.DELETED:
         return f"deleted {change.kind} {change.name}: the spec no longer asks for it"
-    if change.action == "Updated":
+    if change.action == Action.UPDATED:
         return f"updated {change.kind} {change.name} (first difference at {change.path})"
     if change.path is None:
         return f"{change.kind} {change.name} was deleted outside the operator; recreated"
     return (
         f"{change.kind} {change.name} was changed outside the operator at {change.path}; restored"
     )
+
+
+async def reconcile_microservice(
+    namespace: str, name: str, api: ClusterApi
+) -> ReconcileResult | None:
+    """One pass with a fresh `Reconciler`: for tools and tests that reconcile one object
+    once (the operator keeps one Reconciler and calls `request`)."""
+    return await Reconciler(api).reconcile(namespace, name)

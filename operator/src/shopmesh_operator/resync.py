@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from shopmesh_operator.apply import ApplyError, ClusterApi
-from shopmesh_operator.reconcile import InvalidSpec, request_reconcile
+from shopmesh_operator.reconcile import InvalidSpec, Reconciler
 from shopmesh_operator.scope import exact_namespaces, in_scope
 
 log = logging.getLogger(__name__)
@@ -30,22 +30,22 @@ async def _list_in_scope(api: ClusterApi, namespaces: Sequence[str]) -> list[tup
     return found
 
 
-async def resync_once(api: ClusterApi, *, namespaces: Sequence[str] = ()) -> int:
+async def resync_once(reconciler: Reconciler, *, namespaces: Sequence[str] = ()) -> int:
     """Reconcile every Microservice in scope once; returns how many were visited."""
     visited = 0
-    for namespace, name in await _list_in_scope(api, namespaces):
+    for namespace, name in await _list_in_scope(reconciler.api, namespaces):
         if not in_scope(namespace, namespaces):
             continue
         visited += 1
         try:
-            await request_reconcile(namespace, name, api)
+            await reconciler.request(namespace, name)
         except (ApplyError, InvalidSpec) as err:
             log.warning("resync of %s/%s failed: %s", namespace, name, err)
     return visited
 
 
 async def resync_forever(
-    api: ClusterApi,
+    reconciler: Reconciler,
     *,
     interval: float,
     namespaces: Sequence[str] = (),
@@ -56,6 +56,6 @@ async def resync_forever(
         if active is not None and not await active():
             continue  # a standby replica: the active one resyncs
         try:
-            await resync_once(api, namespaces=namespaces)
+            await resync_once(reconciler, namespaces=namespaces)
         except ApplyError as err:  # the API is unreachable now; try again next round
             log.warning("resync skipped: %s", err)

@@ -14,8 +14,8 @@ every Service and Deployment of every other application. Here the API server
 filters by `app.kubernetes.io/managed-by=shopmesh-operator` and nothing is kept
 per object. Each stream lists once for a resourceVersion, then watches with
 bookmarks, and starts again from a fresh list on 410 Gone or a broken stream.
-Started and stopped by handlers/lifecycle.py; events are handed to
-reconcile.request_reconcile, which coalesces bursts.
+Started and stopped by handlers/lifecycle.py; events are handed to the operator's
+`Reconciler.request` (reconcile.py), which coalesces bursts.
 """
 
 from __future__ import annotations
@@ -30,14 +30,12 @@ import aiohttp
 
 from shopmesh_operator import constants as c
 from shopmesh_operator.apply import RESOURCES, ApiException, KubeApi, collection_path
-from shopmesh_operator.callers import take_waiting
-from shopmesh_operator.requeue import take_due
+from shopmesh_operator.reconcile import Reconciler
 from shopmesh_operator.scope import in_scope
 
 log = logging.getLogger(__name__)
 
 Ref = tuple[str, str]
-Wake = Callable[[str, str], Awaitable[None]]
 MANAGED_SELECTOR = f"{c.LABEL_MANAGED_BY}={c.MANAGED_BY}"
 #: The pods of every Deployment the operator renders, cluster-wide (same label selector).
 PODS_PATH = "/api/v1/pods"
@@ -63,27 +61,19 @@ def owner_of(obj: dict[str, Any], namespaces: Sequence[str]) -> Ref | None:
     return (namespace, owner)
 
 
-def waiting_on(event_type: str, obj: dict[str, Any]) -> set[Ref]:
-    """Microservices waiting on a ServiceAccount that was just created."""
-    meta = obj.get("metadata", {})
-    if event_type != "ADDED" or not meta.get("namespace"):
-        return set()
-    return take_waiting(meta["namespace"], meta["name"])
-
-
 class Watcher:
-    """One task per watched collection; `wake` is called for each owner to reconcile."""
+    """One task per watched collection; each owner to reconcile goes to `reconciler`."""
 
     def __init__(
         self,
         api: KubeApi,
-        wake: Wake,
+        reconciler: Reconciler,
         *,
         namespaces: Sequence[str] = (),
         active: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self._api = api
-        self._wake = wake
+        self._reconciler = reconciler
         self._active = active
         self._namespaces = tuple(namespaces)
         self._tasks: list[asyncio.Task[None]] = []
@@ -110,14 +100,18 @@ class Watcher:
             self._spawn(ref)
 
     def _account(self, event_type: str, obj: dict[str, Any]) -> None:
-        for ref in waiting_on(event_type, obj):
+        """A ServiceAccount just created wakes the Microservices waiting on it."""
+        meta = obj.get("metadata", {})
+        if event_type != "ADDED" or not meta.get("namespace"):
+            return
+        for ref in self._reconciler.callers.take(meta["namespace"], meta["name"]):
             if in_scope(ref[0], self._namespaces):
                 self._spawn(ref)
 
     async def _recheck_due(self) -> None:
         while True:
             await asyncio.sleep(RECHECK_TICK_SECONDS)
-            for ref in take_due():
+            for ref in self._reconciler.requeue.take_due():
                 if in_scope(ref[0], self._namespaces):
                     self._spawn(ref)
 
@@ -130,7 +124,7 @@ class Watcher:
         try:
             if self._active is not None and not await self._active():
                 return  # a standby replica: the active one handles it
-            await self._wake(*ref)
+            await self._reconciler.request(*ref)
         except Exception as err:  # one failed pass must not end the watch; resync retries
             log.warning("reconcile of %s/%s after a child event failed: %s", *ref, err)
 

@@ -1,29 +1,12 @@
-"""Fixtures shared by the unit tests: a fake cluster holding one Microservice, and
-fresh registries of Microservices waiting on a missing caller or a re-check for
-every test."""
+"""Fixtures shared by the unit tests: a fake cluster holding one Microservice. (What
+passes share, the callers waited on and the re-checks, lives on a `Reconciler`, so a
+test that needs it across passes makes its own.)"""
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import pytest
 
-from shopmesh_operator import callers, requeue
-
 from .fake_cluster import FakeCluster, microservice_body
-
-
-@pytest.fixture(autouse=True)
-def _no_waiting_callers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """callers.py keeps who waits on which ServiceAccount in a module global; a
-    test must not see the waits another one left behind."""
-    monkeypatch.setattr(callers, "_waiting", defaultdict(set))
-
-
-@pytest.fixture(autouse=True)
-def _no_rechecks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """requeue.py keeps the booked re-checks in a module global, like callers.py."""
-    monkeypatch.setattr(requeue, "_due", {})
 
 
 @pytest.fixture

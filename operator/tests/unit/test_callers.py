@@ -1,12 +1,12 @@
-"""Table tests for callers.py: `split_callers` sorts allowed callers into those
+"""Table tests for callers.py: `CallerWaits.split` sorts allowed callers into those
 whose ServiceAccount exists and those whose does not (reading, never writing), and
-`take_waiting` hands back, once, the Microservices that wait on a ServiceAccount."""
+`take` hands back, once, the Microservices that wait on a ServiceAccount."""
 
 from __future__ import annotations
 
 import pytest
 
-from shopmesh_operator.callers import split_callers, take_waiting
+from shopmesh_operator.callers import CallerWaits
 from shopmesh_operator.models import Microservice
 
 from .fake_cluster import FakeCluster, microservice_body, service_account_body
@@ -42,38 +42,40 @@ def _cluster() -> FakeCluster:
         ),
     ],
 )
-async def test_split_callers(
+async def test_split(
     callers: tuple[str, ...], known: tuple[str, ...], missing: tuple[str, ...]
 ) -> None:
     cluster = _cluster()
-    assert await split_callers(_cart(*callers), cluster) == (known, missing)
+    assert await CallerWaits().split(_cart(*callers), cluster) == (known, missing)
     assert cluster.writes == 0
 
 
 async def test_split_reads_each_callers_service_account() -> None:
     cluster = _cluster()
-    await split_callers(_cart("orders", "ops/admin"), cluster)
+    await CallerWaits().split(_cart("orders", "ops/admin"), cluster)
     assert cluster.reads == [
         ("v1", "ServiceAccount", "shop", "orders"),
         ("v1", "ServiceAccount", "ops", "admin"),
     ]
 
 
-async def test_take_waiting_hands_back_each_waiter_once() -> None:
+async def test_take_hands_back_each_waiter_once() -> None:
     cluster = _cluster()
-    await split_callers(_cart("ops/admin", "orders"), cluster)
-    await split_callers(_cart("ops/admin", name="checkout"), cluster)
+    waits = CallerWaits()
+    await waits.split(_cart("ops/admin", "orders"), cluster)
+    await waits.split(_cart("ops/admin", name="checkout"), cluster)
 
-    assert take_waiting("ops", "admin") == {("shop", "cart"), ("shop", "checkout")}
-    assert take_waiting("ops", "admin") == set()
-    assert take_waiting("shop", "orders") == set()  # it existed: nobody waited on it
+    assert waits.take("ops", "admin") == {("shop", "cart"), ("shop", "checkout")}
+    assert waits.take("ops", "admin") == set()
+    assert waits.take("shop", "orders") == set()  # it existed: nobody waited on it
 
 
 async def test_a_caller_that_appears_is_no_longer_waited_on() -> None:
     cluster = _cluster()
     ms = _cart("ghost")
-    await split_callers(ms, cluster)
+    waits = CallerWaits()
+    await waits.split(ms, cluster)
     cluster.put(service_account_body("ghost"))
 
-    assert await split_callers(ms, cluster) == (("ghost",), ())
-    assert take_waiting("shop", "ghost") == set()
+    assert await waits.split(ms, cluster) == (("ghost",), ())
+    assert waits.take("shop", "ghost") == set()

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from shopmesh_operator.apply import ApplyError
-from shopmesh_operator.callers import take_waiting
-from shopmesh_operator.reconcile import ReconcileResult, reconcile_microservice
+from shopmesh_operator.reconcile import Reconciler, ReconcileResult, reconcile_microservice
 
 from .fake_cluster import API_VERSIONS, Event, FakeCluster, service_account_body
 
@@ -37,14 +36,17 @@ def _condition(result: ReconcileResult | None, type_: str) -> tuple[str, str, st
     return (condition.status, condition.reason, condition.message)
 
 
-async def _waiting_on_admin(cluster: FakeCluster) -> ReconcileResult | None:
+async def _waiting_on_admin(
+    cluster: FakeCluster, reconciler: Reconciler | None = None
+) -> ReconcileResult | None:
     """Settle with callers [orders], then add ops/admin, which does not exist."""
+    reconciler = reconciler or Reconciler(cluster)
     cluster.put(service_account_body("orders"))
     cluster.microservice()["spec"]["mesh"] = {"allowedCallers": ["orders"]}
-    await reconcile_microservice(NS, NAME, cluster)
+    await reconciler.reconcile(NS, NAME)
     cluster.forget_writes()
     cluster.bump_generation(mesh={"allowedCallers": ["orders", "ops/admin"]})
-    return await reconcile_microservice(NS, NAME, cluster)
+    return await reconciler.reconcile(NS, NAME)
 
 
 async def test_unknown_caller_keeps_the_policy_and_reports_out_of_sync(
@@ -87,8 +89,9 @@ CAUGHT_UP = "every caller now exists"
 
 
 async def test_caller_that_appears_gets_the_full_policy(cluster: FakeCluster) -> None:
-    await _waiting_on_admin(cluster)
-    assert take_waiting("ops", "admin") == {(NS, NAME)}  # what wakes this reconcile
+    reconciler = Reconciler(cluster)
+    await _waiting_on_admin(cluster, reconciler)
+    assert reconciler.callers.take("ops", "admin") == {(NS, NAME)}  # what wakes this reconcile
     cluster.forget_writes()
     cluster.put(service_account_body("admin", "ops"))
 

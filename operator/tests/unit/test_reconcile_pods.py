@@ -9,9 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from shopmesh_operator import requeue
 from shopmesh_operator.apply import ApplyError
-from shopmesh_operator.reconcile import reconcile_microservice
+from shopmesh_operator.reconcile import Reconciler, reconcile_microservice
 
 from .fake_cluster import Event, FakeCluster, microservice_body
 from .pod_support import (
@@ -57,15 +56,16 @@ def _conditions(cluster: FakeCluster) -> dict[str, tuple[str, str, str]]:
 async def test_a_ready_microservice_reads_no_pods(cluster: FakeCluster) -> None:
     await settle(cluster)
     cluster.pods.append(_pod(ERR_IMAGE_PULL))  # even a failing pod is not looked at
+    reconciler = Reconciler(cluster)
 
     for _ in range(3):
-        result = await reconcile_microservice(NS, NAME, cluster)
+        result = await reconciler.reconcile(NS, NAME)
         assert result is not None
         assert result.status.phase == "Ready"
 
     assert (cluster.pod_lists, cluster.event_lists) == ([], [])
     assert cluster.writes == 0
-    assert requeue._due == {}
+    assert reconciler.requeue.take_due(now=float("inf")) == []
 
 
 async def test_an_image_that_cannot_be_pulled_is_reported_at_once(cluster: FakeCluster) -> None:
@@ -103,15 +103,18 @@ async def test_a_readiness_probe_is_judged_after_its_grace(cluster: FakeCluster)
     _stall(cluster)
     cluster.pods.append(_pod(_running_for(10), phase="Running"))
     cluster.pod_events.append(unhealthy(POD))
+    reconciler = Reconciler(cluster)
 
-    result = await reconcile_microservice(NS, NAME, cluster)
+    result = await reconciler.reconcile(NS, NAME)
 
     assert result is not None
     assert (result.status.phase, _conditions(cluster)["Ready"][1]) == ("Progressing", "RollingOut")
     assert cluster.event_lists == []
     # Nothing in the cluster changes when the grace runs out: a re-check is booked.
-    assert list(requeue._due) == [(NS, NAME)]
-    assert requeue.take_due(now=requeue._due[(NS, NAME)] - 1) == []
+    due = reconciler.requeue.due_at((NS, NAME))
+    assert due is not None
+    assert reconciler.requeue.take_due(now=due - 1) == []
+    assert reconciler.requeue.take_due(now=due) == [(NS, NAME)]
 
     cluster.pods[0] = _pod(_running_for(40), phase="Running")  # the same pod, 30 s later
     result = await reconcile_microservice(NS, NAME, cluster)

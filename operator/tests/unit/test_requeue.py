@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shopmesh_operator.requeue import recheck_later, take_due
+from shopmesh_operator.requeue import Requeue
 
 CART, ORDERS = ("shop", "cart"), ("shop", "orders")
 
@@ -22,7 +22,8 @@ CART, ORDERS = ("shop", "cart"), ("shop", "orders")
 def test_take_due(
     bookings: list[tuple[tuple[str, str], float]], at: float, due: list[object]
 ) -> None:
+    requeue = Requeue()
     for ref, seconds in bookings:
-        recheck_later(ref, seconds, now=100.0)
-    assert take_due(now=100.0 + at) == due
-    assert take_due(now=1e9) == ([] if due else [CART])  # taken once; the rest stays
+        requeue.later(ref, seconds, now=100.0)
+    assert requeue.take_due(now=100.0 + at) == due
+    assert requeue.take_due(now=1e9) == ([] if due else [CART])  # taken once; the rest stays

@@ -7,6 +7,7 @@ import pytest
 
 from shopmesh_operator import constants as c
 from shopmesh_operator.apply import ApplyError
+from shopmesh_operator.reconcile import Reconciler
 from shopmesh_operator.resync import resync_once
 
 from .fake_cluster import FakeCluster, microservice_body
@@ -43,7 +44,7 @@ async def test_resync_visits_matching_namespaces(
 ) -> None:
     cluster = _cluster()
 
-    visited = await resync_once(cluster, namespaces=patterns)
+    visited = await resync_once(Reconciler(cluster), namespaces=patterns)
 
     assert visited == len(expected)
     assert _reconciled(cluster) == expected
@@ -55,7 +56,7 @@ async def test_resync_continues_past_failures() -> None:
     cluster.put(microservice_body(namespace="shop", spec={"image": ""}))  # InvalidSpec
     cluster.refuse["Service"] = ApplyError(reason="ApiError", message="down", retryable=True)
 
-    visited = await resync_once(cluster)
+    visited = await resync_once(Reconciler(cluster))
 
     assert visited == len(NAMESPACES)
     assert _reconciled(cluster) == set(NAMESPACES)
@@ -63,10 +64,10 @@ async def test_resync_continues_past_failures() -> None:
 
 async def test_idle_resync_writes_nothing() -> None:
     cluster = _cluster()
-    await resync_once(cluster)
+    await resync_once(Reconciler(cluster))
     cluster.forget_writes()
 
-    assert await resync_once(cluster) == len(NAMESPACES)
+    assert await resync_once(Reconciler(cluster)) == len(NAMESPACES)
     assert cluster.writes == 0
 
 
@@ -83,6 +84,6 @@ async def test_resync_lists_only_as_wide_as_it_must(
 ) -> None:
     cluster = _cluster()
 
-    await resync_once(cluster, namespaces=patterns)
+    await resync_once(Reconciler(cluster), namespaces=patterns)
 
     assert cluster.lists == lists

@@ -1,5 +1,5 @@
-"""watch.py's pure parts: which Microservice a child or pod event wakes, and which
-waiting Microservices a new ServiceAccount wakes."""
+"""watch.py: which Microservice a child or pod event wakes, which waiting Microservices
+a new ServiceAccount wakes, and the re-checks that come due."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from shopmesh_operator import callers, watch
+from shopmesh_operator import watch
 from shopmesh_operator.models import Microservice
+from shopmesh_operator.reconcile import Reconciler
 from shopmesh_operator.render import build_deployment
-from shopmesh_operator.requeue import recheck_later
 from shopmesh_operator.scope import in_scope
 from shopmesh_operator.watch import (
     MANAGED_SELECTOR,
@@ -20,7 +20,6 @@ from shopmesh_operator.watch import (
     Watcher,
     child_paths,
     owner_of,
-    waiting_on,
 )
 
 
@@ -85,20 +84,36 @@ def test_pod_events_wake_the_microservice_of_the_pod_template() -> None:
     assert PODS_PATH == "/api/v1/pods"
 
 
+class RecordingReconciler(Reconciler):
+    """A Reconciler whose passes only record who was woken."""
+
+    def __init__(self) -> None:
+        super().__init__(api=None)  # type: ignore[arg-type]
+        self.woken: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+
+    async def request(self, namespace: str, name: str) -> None:
+        await self.woken.put((namespace, name))
+
+
 @pytest.mark.parametrize(
     ("event_type", "woken"),
     [
-        pytest.param("ADDED", {("shop", "cart")}, id="created-wakes"),
-        pytest.param("MODIFIED", set(), id="modified-does-not"),
-        pytest.param("DELETED", set(), id="deleted-does-not"),
+        pytest.param("ADDED", [("shop", "cart")], id="created-wakes"),
+        pytest.param("MODIFIED", [], id="modified-does-not"),
+        pytest.param("DELETED", [], id="deleted-does-not"),
     ],
 )
-def test_waiting_on_a_new_account(event_type: str, woken: set[tuple[str, str]]) -> None:
-    callers._waiting[("ops", "admin")].add(("shop", "cart"))
-    account = {"metadata": {"namespace": "ops", "name": "admin"}}
-    assert waiting_on(event_type, account) == woken
+async def test_a_new_account_wakes_who_waits_on_it(
+    event_type: str, woken: list[tuple[str, str]]
+) -> None:
+    reconciler = RecordingReconciler()
+    reconciler.callers._waiting[("ops", "admin")].add(("shop", "cart"))
+    watcher = Watcher(api=None, reconciler=reconciler, namespaces=("shop",))  # type: ignore[arg-type]
+    watcher._account(event_type, {"metadata": {"namespace": "ops", "name": "admin"}})
+    await asyncio.gather(*watcher._pending)
+    assert [reconciler.woken.get_nowait() for _ in range(reconciler.woken.qsize())] == woken
     # Woken once: the wait is forgotten; not woken: it stays.
-    assert (("ops", "admin") in callers._waiting) is (not woken)
+    assert (("ops", "admin") in reconciler.callers._waiting) is (not woken)
 
 
 async def test_watcher_streams_pods_and_wakes_due_rechecks(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -113,18 +128,14 @@ async def test_watcher_streams_pods_and_wakes_due_rechecks(monkeypatch: pytest.M
 
     monkeypatch.setattr(Watcher, "_stream", no_stream)
     monkeypatch.setattr(watch, "RECHECK_TICK_SECONDS", 0.01)
-    woken: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
-
-    async def wake(namespace: str, name: str) -> None:
-        await woken.put((namespace, name))
-
-    watcher = Watcher(api=None, wake=wake, namespaces=("shop",))  # type: ignore[arg-type]
-    recheck_later(("shop", "cart"), 0.0)
-    recheck_later(("elsewhere", "cart"), 0.0)  # out of scope: not woken
+    reconciler = RecordingReconciler()
+    watcher = Watcher(api=None, reconciler=reconciler, namespaces=("shop",))  # type: ignore[arg-type]
+    reconciler.requeue.later(("shop", "cart"), 0.0)
+    reconciler.requeue.later(("elsewhere", "cart"), 0.0)  # out of scope: not woken
     watcher.start()
     try:
-        assert await asyncio.wait_for(woken.get(), timeout=5) == ("shop", "cart")
+        assert await asyncio.wait_for(reconciler.woken.get(), timeout=5) == ("shop", "cart")
     finally:
         await watcher.stop()
     assert (PODS_PATH, MANAGED_SELECTOR) in streams
-    assert woken.empty()
+    assert reconciler.woken.empty()

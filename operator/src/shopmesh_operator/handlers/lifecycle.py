@@ -1,5 +1,5 @@
-"""Operator start-up and shutdown: kopf settings, the one API client in `memo`,
-and the background tasks kopf does not run for us: the child watches, the
+"""Operator start-up and shutdown: kopf settings, the one API client and the one
+`Reconciler` in `memo`, and the background tasks kopf does not run for us: the child watches, the
 safety-net resync and the memory trim (all gated by peering where it matters)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from shopmesh_operator import metrics
 from shopmesh_operator.apply import KubeApi
 from shopmesh_operator.memory import trim_forever
 from shopmesh_operator.peering import PeeringGate
-from shopmesh_operator.reconcile import request_reconcile
+from shopmesh_operator.reconcile import Reconciler
 from shopmesh_operator.resync import resync_forever
 from shopmesh_operator.watch import Watcher
 
@@ -36,6 +36,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     if port:
         metrics.serve(int(port))
     memo.api = await KubeApi.connect()
+    memo.reconciler = reconciler = Reconciler(memo.api)
     namespaces = [ns for ns in os.environ.get("SHOPMESH_NAMESPACES", "").split(",") if ns]
     interval = float(os.environ.get("SHOPMESH_RESYNC_SECONDS", "300"))
     gate = PeeringGate(
@@ -45,15 +46,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         namespaces=namespaces,
     )
     memo.resync = asyncio.create_task(
-        resync_forever(memo.api, interval=interval, namespaces=namespaces, active=gate.active)
+        resync_forever(reconciler, interval=interval, namespaces=namespaces, active=gate.active)
     )
     memo.trim = asyncio.create_task(trim_forever())
-    api = memo.api
-
-    async def wake(namespace: str, name: str) -> None:
-        await request_reconcile(namespace, name, api)
-
-    memo.watcher = Watcher(api, wake, namespaces=namespaces, active=gate.active)
+    memo.watcher = Watcher(memo.api, reconciler, namespaces=namespaces, active=gate.active)
     memo.watcher.start()
 
 

@@ -13,7 +13,7 @@ import kopf
 
 from shopmesh_operator import constants as c
 from shopmesh_operator.apply import ApplyError
-from shopmesh_operator.reconcile import InvalidSpec, request_reconcile
+from shopmesh_operator.reconcile import InvalidSpec
 
 RETRY_SECONDS = 5.0
 
@@ -21,7 +21,7 @@ RETRY_SECONDS = 5.0
 async def reconcile_named(namespace: str, name: str, memo: Any) -> None:
     """Reconcile one Microservice; transient API failures become kopf retries."""
     try:
-        await request_reconcile(namespace, name, memo.api)
+        await memo.reconciler.request(namespace, name)
     except InvalidSpec as err:
         raise kopf.PermanentError(str(err)) from err
     except ApplyError as err:

@@ -1,0 +1,72 @@
+"""The first, pure step of a reconcile pass: from a Microservice and what was observed
+about it, the children to sync and the notes its status must carry.
+
+Everything the operator renders comes from render/; the plan only decides what the
+observations change about it. Today that is the allowed callers: a caller whose
+ServiceAccount does not exist yet is left out of the AuthorizationPolicy, and while
+one is missing a policy that already exists is held back at its last good version
+(the status says so through `out_of_sync`). Used by reconcile.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from shopmesh_operator.models import Microservice
+from shopmesh_operator.render import build_authorization_policy, build_children
+
+
+@dataclass(frozen=True)
+class Observations:
+    """What reconcile read before planning."""
+
+    known_callers: tuple[str, ...] = ()
+    missing_callers: tuple[str, ...] = ()
+    #: Whether the AuthorizationPolicy exists (only read while a caller is missing).
+    policy_exists: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The children to sync, in apply order, and what the status must say about them."""
+
+    children: tuple[dict[str, Any], ...]
+    #: Kinds rendered but left as they are this pass (a held-back AuthorizationPolicy).
+    held_back: tuple[str, ...]
+    #: The OutOfSync message, or None when every child follows the spec.
+    out_of_sync: str | None
+    #: (apiVersion, kind) of everything the spec asks for: the rest of ours is pruned.
+    rendered: frozenset[tuple[str, str]]
+
+
+def plan_children(ms: Microservice, seen: Observations) -> Plan:
+    """The plan for `ms` given `seen`."""
+    children: list[dict[str, Any]] = []
+    held_back: list[str] = []
+    out_of_sync: str | None = None
+    rendered = build_children(ms)
+    for manifest in rendered:
+        if manifest["kind"] == "AuthorizationPolicy" and seen.missing_callers:
+            out_of_sync = missing_callers_message(ms, seen.missing_callers)
+            if seen.policy_exists:
+                held_back.append(manifest["kind"])
+                continue  # keep the last good policy until every caller exists
+            manifest = build_authorization_policy(ms, callers=seen.known_callers)
+        children.append(manifest)
+    return Plan(
+        children=tuple(children),
+        held_back=tuple(held_back),
+        out_of_sync=out_of_sync,
+        rendered=frozenset((m["apiVersion"], m["kind"]) for m in rendered),
+    )
+
+
+def missing_callers_message(ms: Microservice, missing: tuple[str, ...]) -> str:
+    accounts = ", ".join(
+        caller if "/" in caller else f"{ms.metadata.namespace}/{caller}" for caller in missing
+    )
+    return (
+        f"mesh.allowedCallers: no ServiceAccount {accounts}; the AuthorizationPolicy "
+        "keeps its last good callers until it exists"
+    )
