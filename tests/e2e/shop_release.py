@@ -234,3 +234,22 @@ class Customer:
                 return body
             assert asyncio.get_running_loop().time() < deadline, f"order still {body['status']}"
             await asyncio.sleep(0.5)
+
+
+def off_loop(probe: Any) -> Any:
+    """A blocking probe (kubectl, a list) run off the event loop, for `eventually`."""
+
+    async def run() -> Any:
+        return await asyncio.to_thread(probe)
+
+    return run
+
+
+async def eventually(probe: Any, within: float) -> Any:
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        found = await probe()
+        if found:
+            return found
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.5)

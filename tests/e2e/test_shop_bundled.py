@@ -6,12 +6,12 @@ shop needs a restart to get there."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from shop_processes import PACKAGES
-from shop_release import NODE_NAME, Customer, ShopRelease, pod_ready
+from shop_release import NODE_NAME, Customer, ShopRelease, eventually, pod_ready
 
 from kube import list_items
 
@@ -57,11 +57,10 @@ async def test_an_order_is_confirmed_and_its_email_sent(release: ShopRelease) ->
     assert order["status"] == "CONFIRMED", order
 
     async with release.admin_client("notifications", timeout=30) as admin:
-        deadline = asyncio.get_running_loop().time() + 60
-        while True:
+
+        async def sent() -> list[dict[str, Any]] | None:
             mails = (await admin.get("/emails", params={"order_id": order["id"]})).json()
-            if mails and mails[0]["state"] == "sent":
-                break
-            assert asyncio.get_running_loop().time() < deadline, mails
-            await asyncio.sleep(0.5)
+            return mails if mails and mails[0]["state"] == "sent" else None
+
+        mails = await eventually(sent, within=60)
     assert mails[0]["kind"] == "confirmed"

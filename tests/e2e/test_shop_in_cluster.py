@@ -20,7 +20,7 @@ import pytest
 from invariants import check_eventually
 from shop_helpers import MAILDIR, PRODUCTS, wait_finished
 from shop_processes import PACKAGES
-from shop_release import NODE_NAME, Customer, ShopRelease, pod_ready
+from shop_release import NODE_NAME, Customer, ShopRelease, eventually, off_loop, pod_ready
 
 from kube import apply, condition, get, helm, kubectl, list_items, wait_for
 
@@ -138,7 +138,7 @@ async def test_orders_through_the_gateway_confirm_fail_with_compensation_and_rep
             want = {confirmed["id"]: "CONFIRMED", failed["id"]: "FAILED"}
             return body if answer.status_code == 200 and statuses == want else None
 
-        view = await _eventually(composed, within=60)
+        view = await eventually(composed, within=60)
         assert not view.get("degraded"), view
 
     # Compensation released the declined order's units: nothing stays reserved.
@@ -164,7 +164,7 @@ async def test_pods_are_scraped_by_prometheus_and_traced_into_the_collector(
             found = {r["metric"].get("service", "") for r in answer.json()["data"]["result"]}
             return found if found >= set(PACKAGES) else None
 
-        await _eventually(scraped, within=90)
+        await eventually(scraped, within=90)
 
     async with release.gateway_client() as client:
         customer = await Customer.sign_up(client)
@@ -185,7 +185,7 @@ async def test_pods_are_scraped_by_prometheus_and_traced_into_the_collector(
             }
             return services if services >= TRACED_SERVICES else None
 
-        await _eventually(traced, within=60)
+        await eventually(traced, within=60)
 
 
 async def test_deleting_an_orders_pod_mid_load_loses_no_order(release: ShopRelease) -> None:
@@ -202,7 +202,7 @@ async def test_deleting_an_orders_pod_mid_load_loses_no_order(release: ShopRelea
                 await asyncio.sleep(0.05)
 
         load = asyncio.gather(*(shopper(c, 15) for c in customers))
-        await _eventually(_async(lambda: len(accepted) >= 4), within=60)
+        await eventually(off_loop(lambda: len(accepted) >= 4), within=60)
         kubectl("delete", "pod", victim, "-n", release.namespace, "--wait=false")
         await load
 
@@ -251,8 +251,8 @@ async def test_the_gateway_hpa_adds_a_pod_under_load_and_removes_it_after(
     async with release.gateway_client(timeout=10) as client:
         load = asyncio.gather(*(browse(client) for _ in range(HPA_LOAD_WORKERS)))
         try:
-            scaled_out = await _eventually(
-                _async(lambda: hpa_replicas()[0] > low or None), within=240
+            scaled_out = await eventually(
+                off_loop(lambda: hpa_replicas()[0] > low or None), within=240
             )
         finally:
             stop.set()
@@ -378,22 +378,3 @@ def test_helm_uninstall_removes_everything(release: ShopRelease) -> None:
     wait_for(gone, what="every Microservice, Deployment, Service and pod gone", timeout=120)
     kubectl("delete", "namespace", release.namespace, "--timeout=90s")
     assert kubectl("get", "namespace", release.namespace, check=False).returncode != 0
-
-
-def _async(probe: Any) -> Any:
-    """A blocking probe (kubectl, a list) run off the event loop, for `_eventually`."""
-
-    async def run() -> Any:
-        return await asyncio.to_thread(probe)
-
-    return run
-
-
-async def _eventually(probe: Any, within: float) -> Any:
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        found = await probe()
-        if found:
-            return found
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.5)
