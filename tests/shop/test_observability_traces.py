@@ -88,10 +88,36 @@ def _jaeger_spans(trace_id: str) -> list[Span]:
     return spans
 
 
+# (what, service, span kind, tag, a substring of its value)
+SPANS = [
+    ("the customer's request", "gateway", "server", "http.route", "/api/orders"),
+    ("the gateway forwarding it", "gateway", "client", "http.url", "/orders"),
+    ("the request that placed it", "orders", "server", "http.route", "/orders"),
+    ("a saga call to inventory", "orders", "client", "http.url", "/reservations"),
+    ("a saga call to payments", "orders", "client", "http.url", "/charges"),
+    ("inventory answering", "inventory", "server", "http.route", "/reservations"),
+    ("payments answering", "payments", "server", "http.route", "/charges"),
+    ("a database call", "orders", "client", "db.system", "postgresql"),
+    ("the relay publishing the event", "orders", "producer", "messaging.system", "rabbitmq"),
+    ("notifications receiving it", "notifications", "consumer", "messaging.system", "rabbitmq"),
+    ("notifications' handler", "notifications", "consumer", "messaging.operation", "process"),
+    ("notifications' database work", "notifications", "client", "db.system", "postgresql"),
+]
+
+
+def _matching(spans: list[Span], service: str, kind: str, tag: str, value: str) -> list[Span]:
+    return [
+        s
+        for s in spans
+        if s.service == service and s.kind == kind and value in str(s.tags.get(tag, ""))
+    ]
+
+
 def _complete(spans: list[Span]) -> bool:
+    """Every service's spans and every span of the table arrived (exports come in batches)."""
     services = {s.service for s in spans}
-    consumed = any(s.service == "notifications" and s.kind == "consumer" for s in spans)
-    return set(EXPECTED_SERVICES) <= services and consumed
+    rows = all(_matching(spans, *row[1:]) for row in SPANS)
+    return set(EXPECTED_SERVICES) <= services and rows
 
 
 async def _poll(probe: Any, done: Any, within: float) -> Any:
@@ -184,32 +210,11 @@ def test_the_orders_trace_has_spans_from(story: OrderStory, service: str) -> Non
     assert service in services, f"trace {story.trace_id} has spans from {services} only"
 
 
-# (what, service, span kind, tag, a substring of its value)
-SPANS = [
-    ("the customer's request", "gateway", "server", "http.route", "/api/orders"),
-    ("the gateway forwarding it", "gateway", "client", "http.url", "/orders"),
-    ("the request that placed it", "orders", "server", "http.route", "/orders"),
-    ("a saga call to inventory", "orders", "client", "http.url", "/reservations"),
-    ("a saga call to payments", "orders", "client", "http.url", "/charges"),
-    ("inventory answering", "inventory", "server", "http.route", "/reservations"),
-    ("payments answering", "payments", "server", "http.route", "/charges"),
-    ("a database call", "orders", "client", "db.system", "postgresql"),
-    ("the relay publishing the event", "orders", "producer", "messaging.system", "rabbitmq"),
-    ("notifications receiving it", "notifications", "consumer", "messaging.system", "rabbitmq"),
-    ("notifications' handler", "notifications", "consumer", "messaging.operation", "process"),
-    ("notifications' database work", "notifications", "client", "db.system", "postgresql"),
-]
-
-
 @pytest.mark.parametrize(("what", "service", "kind", "tag", "value"), SPANS)
 def test_the_orders_trace_contains(
     story: OrderStory, what: str, service: str, kind: str, tag: str, value: str
 ) -> None:
-    found = [
-        s
-        for s in story.spans
-        if s.service == service and s.kind == kind and value in str(s.tags.get(tag, ""))
-    ]
+    found = _matching(story.spans, service, kind, tag, value)
     seen = sorted({(s.service, s.kind, s.name) for s in story.spans})
     assert found, f"{what}: no {kind} span of {service} with {tag} ~ {value} in {seen}"
 

@@ -9,7 +9,8 @@ describe msvc` shows.
 A small static table maps each rendered kind to its REST path. We render a
 known, closed set of kinds, so discovery round trips (and the memory of a
 discovery cache) buy nothing here. Besides the children it reads the pods of a
-Microservice that is not Ready and their Events (see pods.py). Used by
+Microservice that is not Ready and their Events (see pods.py), and a Deployment's
+ReplicaSets when a release must be rolled back or was undone (rolling.py). Used by
 reconcile.py through the `ClusterApi` protocol, which unit tests replace with an
 in-memory fake.
 """
@@ -79,6 +80,9 @@ class ClusterApi(Protocol):
     ) -> list[dict[str, Any]]: ...
     async def list_pod_events(
         self, namespace: str, pod: str, *, reason: str
+    ) -> list[dict[str, Any]]: ...
+    async def list_replica_sets(
+        self, namespace: str, selector: Mapping[str, str]
     ) -> list[dict[str, Any]]: ...
     async def apply(
         self, manifest: dict[str, Any], *, field_manager: str = c.FIELD_MANAGER
@@ -168,6 +172,15 @@ class KubeApi:
         labels = ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
         path = f"/api/v1/namespaces/{namespace}/pods"
         return await self._list(path, [("labelSelector", labels)], f"pods in {namespace}")
+
+    async def list_replica_sets(
+        self, namespace: str, selector: Mapping[str, str]
+    ) -> list[dict[str, Any]]:
+        """The ReplicaSets in `namespace` that carry every label of `selector`: a
+        Deployment's revisions, read to roll back or to recognise a rollout undo."""
+        labels = ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
+        path = f"/apis/apps/v1/namespaces/{namespace}/replicasets"
+        return await self._list(path, [("labelSelector", labels)], f"replicasets in {namespace}")
 
     async def list_pod_events(
         self, namespace: str, pod: str, *, reason: str

@@ -160,6 +160,8 @@ class Mesh(_Model):
 
 class Rollout(_Model):
     strategy: Literal["Rolling"] = "Rolling"
+    #: How long new pods may take to become ready before the release is rolled back.
+    progress_deadline_seconds: int = Field(default=600, ge=10, le=86400)
 
 
 class MicroserviceSpec(_Model):
@@ -205,6 +207,52 @@ class Condition(_Model):
     observed_generation: int | None = None
 
 
+HeldReason = Literal["RolledBack", "RolloutUndone"]
+
+
+class HeldRelease(_Model):
+    """A spec generation whose pod template the operator does not apply: it rolled it
+    back itself (`RolledBack`) or a user ran `kubectl rollout undo` (`RolloutUndone`)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
+    )
+
+    generation: int
+    reason: HeldReason
+    #: The image that runs instead of the spec's.
+    running_image: str
+    message: str
+    at: str
+
+
+class Release(_Model):
+    """One entry of the release history: a spec generation and how it ended."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
+    )
+
+    generation: int
+    image: str
+    outcome: Literal["Released", "RolledBack", "RolloutUndone"]
+    at: str
+
+
+class RolloutStatus(_Model):
+    """What releases need to remember between passes (and operator restarts)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
+    )
+
+    #: The image of the last release that became fully available: the rollback target.
+    stable_image: str | None = None
+    held: HeldRelease | None = None
+    #: The last releases, newest last (at most `HISTORY_LENGTH`).
+    history: tuple[Release, ...] = ()
+
+
 class MicroserviceStatus(_Model):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
@@ -216,12 +264,16 @@ class MicroserviceStatus(_Model):
     ready_replicas: int | None = None
     updated_replicas: int | None = None
     conditions: tuple[Condition, ...] = ()
+    rollout: RolloutStatus = Field(default_factory=RolloutStatus)
 
     def condition(self, type_: str) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)
 
     def to_wire(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+        wire = self.model_dump(by_alias=True, exclude_none=True, mode="json")
+        if self.rollout == RolloutStatus():  # nothing released yet: no empty block
+            wire.pop("rollout")
+        return wire
 
 
 class Microservice(_Model):

@@ -2,10 +2,13 @@
 about it, the children to sync and the notes its status must carry.
 
 Everything the operator renders comes from render/; the plan only decides what the
-observations change about it. Today that is the allowed callers: a caller whose
-ServiceAccount does not exist yet is left out of the AuthorizationPolicy, and while
-one is missing a policy that already exists is held back at its last good version
-(the status says so through `out_of_sync`). Used by reconcile.py.
+observations change about it:
+- the allowed callers: a caller whose ServiceAccount does not exist yet is left out of
+  the AuthorizationPolicy, and while one is missing a policy that already exists is
+  held back at its last good version (the status says so through `out_of_sync`);
+- the release: the Deployment's pod template is the spec's, or an earlier one when the
+  release is rolled back or was undone (rolling.py).
+Used by reconcile.py.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shopmesh_operator.models import Microservice
+from shopmesh_operator.models import HeldRelease, Microservice
 from shopmesh_operator.render import build_authorization_policy, build_children
+from shopmesh_operator.rolling import plan_rolling
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,12 @@ class Observations:
     missing_callers: tuple[str, ...] = ()
     #: Whether the AuthorizationPolicy exists (only read while a caller is missing).
     policy_exists: bool = False
+    #: The live Deployment (None: not there, or not read on a first pass).
+    deployment: dict[str, Any] | None = None
+    #: Its ReplicaSets, read only when the release needs them (rolling.needs_history).
+    replica_sets: tuple[dict[str, Any], ...] = ()
+    #: When the observations were made (RFC 3339).
+    now: str = ""
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,10 @@ class Plan:
     out_of_sync: str | None
     #: (apiVersion, kind) of everything the spec asks for: the rest of ours is pruned.
     rendered: frozenset[tuple[str, str]]
+    #: The release held back this pass (rolled back, or undone by a user).
+    held: HeldRelease | None = None
+    #: Whether the Deployment change of this pass is a rollback.
+    rolls_back: bool = False
 
 
 def plan_children(ms: Microservice, seen: Observations) -> Plan:
@@ -46,7 +60,11 @@ def plan_children(ms: Microservice, seen: Observations) -> Plan:
     held_back: list[str] = []
     out_of_sync: str | None = None
     rendered = build_children(ms)
+    release = None
     for manifest in rendered:
+        if manifest["kind"] == "Deployment":
+            release = plan_rolling(ms, manifest, seen.deployment, seen.replica_sets, now=seen.now)
+            manifest = release.deployment
         if manifest["kind"] == "AuthorizationPolicy" and seen.missing_callers:
             out_of_sync = missing_callers_message(ms, seen.missing_callers)
             if seen.policy_exists:
@@ -59,6 +77,8 @@ def plan_children(ms: Microservice, seen: Observations) -> Plan:
         held_back=tuple(held_back),
         out_of_sync=out_of_sync,
         rendered=frozenset((m["apiVersion"], m["kind"]) for m in rendered),
+        held=release.held if release else None,
+        rolls_back=release.rolls_back if release else False,
     )
 
 

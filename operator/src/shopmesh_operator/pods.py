@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from shopmesh_operator.apply import ApplyError, ClusterApi
-from shopmesh_operator.models import Microservice, MicroserviceStatus
+from shopmesh_operator.models import HeldRelease, Microservice, MicroserviceStatus
 from shopmesh_operator.pod_health import readiness_suspects, seconds_until_recheck
 from shopmesh_operator.render.metadata import build_selector_labels
 from shopmesh_operator.status import calculate_status, now_iso
@@ -51,17 +51,24 @@ async def calculate_live_status(
     deployment: dict[str, Any] | None,
     *,
     out_of_sync: str | None,
+    held: HeldRelease | None = None,
     api: ClusterApi,
 ) -> LiveStatus:
     """The status of `ms`; while its Deployment has not rolled out, its pods say why."""
-    status = calculate_status(ms, deployment, out_of_sync=out_of_sync)
+    status = calculate_status(ms, deployment, out_of_sync=out_of_sync, held=held)
     if status.phase == "Ready" or deployment is None:
         return LiveStatus(status)
     stamp = now_iso()
     now = datetime.fromisoformat(stamp)
     seen = await read_pods(ms, api, now=now)
     status = calculate_status(
-        ms, deployment, out_of_sync=out_of_sync, pods=seen.pods, pod_events=seen.events, now=stamp
+        ms,
+        deployment,
+        out_of_sync=out_of_sync,
+        held=held,
+        pods=seen.pods,
+        pod_events=seen.events,
+        now=stamp,
     )
     return LiveStatus(status, recheck_in=seconds_until_recheck(seen.pods, now=now))
 

@@ -4,8 +4,11 @@ resume, child events, re-checks and the periodic safety-net resync.
 One pass is one ordered pipeline, in the shape of Argo Rollouts' controller:
 
 1. observe  read what planning needs: which allowed callers exist (callers.py) and,
-            while one is missing, whether the AuthorizationPolicy does;
+            while one is missing, whether the AuthorizationPolicy does; the live
+            Deployment and, only when the release needs them, its ReplicaSets;
 2. plan     pure (plan.py): the rendered children and the notes the status carries;
+            a release past its progress deadline is rolled back, an undone one held
+            (rolling.py);
 3. sync     for each child, compare with what is live and apply only what differs
             (drift.py), so an idle operator writes nothing;
 4. prune    delete an optional child of ours the spec no longer asks for;
@@ -29,7 +32,7 @@ import asyncio
 import enum
 import logging
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -42,9 +45,11 @@ from shopmesh_operator.metrics import CHILD_CHANGES, RECONCILE_SECONDS, RECONCIL
 from shopmesh_operator.models import Microservice, MicroserviceStatus
 from shopmesh_operator.plan import Observations, Plan, plan_children
 from shopmesh_operator.pods import calculate_live_status
-from shopmesh_operator.render import build_authorization_policy
+from shopmesh_operator.render import build_authorization_policy, build_deployment
+from shopmesh_operator.render.metadata import build_selector_labels
 from shopmesh_operator.requeue import Requeue
-from shopmesh_operator.status import calculate_failed_status
+from shopmesh_operator.rolling import needs_history
+from shopmesh_operator.status import calculate_failed_status, now_iso
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +63,7 @@ class Action(enum.StrEnum):
     UPDATED = "Updated"
     DRIFT_REPAIRED = "DriftRepaired"
     DELETED = "Deleted"
+    ROLLED_BACK = "RolledBack"
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,7 @@ class Pass:
 
     ms: Microservice
     reconciler: Reconciler
+    seen: Observations = field(default_factory=Observations)
 
     @property
     def api(self) -> ClusterApi:
@@ -168,7 +175,8 @@ class Pass:
         ms = self.ms
         changes: list[ChildChange] = []
         try:
-            plan = plan_children(ms, await self.observe())
+            self.seen = await self.observe()
+            plan = plan_children(ms, self.seen)
             live = await self.sync(plan, changes)
             if not self.never_reconciled:  # nothing of ours can be left over yet
                 changes.extend(await self.prune(plan))
@@ -184,12 +192,17 @@ class Pass:
                 raise
             return ReconcileResult(tuple(changes), status, written)
         live_status = await calculate_live_status(
-            ms, live.get("Deployment"), out_of_sync=plan.out_of_sync, api=self.api
+            ms,
+            live.get("Deployment"),
+            out_of_sync=plan.out_of_sync,
+            held=plan.held,
+            api=self.api,
         )
         if live_status.recheck_in is not None:
             self.reconciler.requeue.later(self.ref, live_status.recheck_in)
         written = await self.write(live_status.status)
         await self.record(changes)
+        await self.record_undo(plan)
         await self.record_phase(live_status.status)
         return ReconcileResult(tuple(changes), live_status.status, written)
 
@@ -212,13 +225,24 @@ class Pass:
     # --- 1. observe ------------------------------------------------------------------
 
     async def observe(self) -> Observations:
-        known, missing = await self.reconciler.callers.split(self.ms, self.api)
+        ms, api = self.ms, self.api
+        known, missing = await self.reconciler.callers.split(ms, api)
         policy_exists = False
         if missing:
-            policy = build_authorization_policy(self.ms)
-            found = await self.api.get(policy["apiVersion"], policy["kind"], *self.ref)
+            policy = build_authorization_policy(ms)
+            found = await api.get(policy["apiVersion"], policy["kind"], *self.ref)
             policy_exists = found is not None
-        return Observations(known, missing, policy_exists)
+        rendered = build_deployment(ms)
+        deployment = (
+            None
+            if self.never_reconciled
+            else await api.get(rendered["apiVersion"], rendered["kind"], *self.ref)
+        )
+        replica_sets: tuple[dict[str, Any], ...] = ()
+        if needs_history(ms, rendered, deployment):
+            selector = build_selector_labels(ms)
+            replica_sets = tuple(await api.list_replica_sets(ms.metadata.namespace, selector))
+        return Observations(known, missing, policy_exists, deployment, replica_sets, now=now_iso())
 
     # --- 3. sync ---------------------------------------------------------------------
 
@@ -230,6 +254,9 @@ class Pass:
         live_by_kind: dict[str, dict[str, Any] | None] = {}
         for manifest in plan.children:
             change, live = await self.sync_child(manifest)
+            if manifest["kind"] == "Deployment" and change is not None and plan.rolls_back:
+                message = plan.held.message if plan.held else "rolled back"
+                change = ChildChange(change.kind, change.name, Action.ROLLED_BACK, message)
             if (
                 manifest["kind"] == "AuthorizationPolicy"
                 and change is not None
@@ -251,13 +278,14 @@ class Pass:
         # On a Microservice never reconciled before there is nothing of ours to compare
         # with: apply straight away (server-side apply creates or updates), which halves
         # the calls on creation.
-        live = (
-            None
-            if self.never_reconciled
-            else await api.get(
+        if self.never_reconciled:
+            live = None
+        elif manifest["kind"] == "Deployment":
+            live = self.seen.deployment  # observe read it
+        else:
+            live = await api.get(
                 manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"]
             )
-        )
         if live is None:
             initial = _initial_replicas(self.ms)
             if _is_autoscaled_deployment(manifest) and initial is not None:
@@ -316,8 +344,21 @@ class Pass:
         for change in changes:
             log.info("%s/%s: %s", ms.metadata.namespace, ms.metadata.name, describe(change))
             await self.api.post_event(
-                ms.metadata, type_="Normal", reason=change.action, message=describe(change)
+                ms.metadata,
+                type_="Warning" if change.action == Action.ROLLED_BACK else "Normal",
+                reason=change.action,
+                message=describe(change),
             )
+
+    async def record_undo(self, plan: Plan) -> None:
+        """One Event when a user's `kubectl rollout undo` is first seen."""
+        held, before = plan.held, self.ms.status.rollout.held
+        if held is None or held.reason != "RolloutUndone" or held == before:
+            return
+        log.info("%s/%s: %s", self.ms.metadata.namespace, self.ms.metadata.name, held.message)
+        await self.api.post_event(
+            self.ms.metadata, type_="Normal", reason=held.reason, message=held.message
+        )
 
     async def record_phase(self, status: MicroserviceStatus) -> None:
         ms = self.ms
@@ -384,6 +425,8 @@ def describe(change: ChildChange) -> str:
         return f"deleted {change.kind} {change.name}: the spec no longer asks for it"
     if change.action == Action.UPDATED:
         return f"updated {change.kind} {change.name} (first difference at {change.path})"
+    if change.action == Action.ROLLED_BACK:
+        return f"rolled back {change.kind} {change.name}: {change.path}"
     if change.path is None:
         return f"{change.kind} {change.name} was deleted outside the operator; recreated"
     return (

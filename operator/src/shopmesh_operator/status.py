@@ -6,7 +6,9 @@ While the Deployment has not rolled out, the pods say why (pod_health.py): a
 problem found there replaces the generic "rolling out" reason of Ready and
 Progressing and sets Degraded at once (pod_health only reports a readiness
 probe after its grace), so `kubectl get msvc` shows ImagePullFailed within
-seconds rather than ProgressDeadlineExceeded after ten minutes.
+seconds rather than ProgressDeadlineExceeded after ten minutes. A held release
+(rolling.py) is judged against the image that runs: rolled back is Degraded with the
+reason; undone by a user is OutOfSync, and Ready when the pods are.
 Used by reconcile.py.
 """
 
@@ -19,11 +21,13 @@ from typing import Any
 from shopmesh_operator.models import (
     Condition,
     ConditionType,
+    HeldRelease,
     Microservice,
     MicroserviceStatus,
     Phase,
 )
 from shopmesh_operator.pod_health import PodProblem, diagnose_pods
+from shopmesh_operator.rolling import release_status
 
 
 def now_iso() -> str:
@@ -35,6 +39,7 @@ def calculate_status(
     deployment: dict[str, Any] | None,
     *,
     out_of_sync: str | None = None,
+    held: HeldRelease | None = None,
     pods: Sequence[dict[str, Any]] = (),
     pod_events: Sequence[dict[str, Any]] = (),
     now: str | None = None,
@@ -45,15 +50,18 @@ def calculate_status(
     (for example an allowed caller that does not exist); None when all are.
     `pods` and `pod_events` are the Deployment's pods and their Events, read only
     while it is not Ready; they explain a rollout that does not progress.
+    `held` is the release the operator holds back (rolled back, or undone by a user).
     """
     stamp = now or now_iso()
     problem = diagnose_pods(pods, pod_events, now=datetime.fromisoformat(stamp)) if pods else None
-    phase, ready, progressing, degraded = _judge(ms, deployment, problem)
-    sync = (
-        _cond("OutOfSync", True, "UnknownCaller", out_of_sync)
-        if out_of_sync
-        else _cond("OutOfSync", False, "Synced", "every child matches the spec")
-    )
+    image = held.running_image if held else ms.spec.image
+    phase, ready, progressing, degraded = _judge(ms, deployment, problem, image)
+    if held is not None and held.reason == "RolledBack":
+        phase = "Degraded"
+        ready = _cond("Ready", ready.status == "True", held.reason, held.message)
+        progressing = _cond("Progressing", False, held.reason, held.message)
+        degraded = _cond("Degraded", True, held.reason, held.message)
+    sync = _sync_condition(out_of_sync, held)
     dstatus = (deployment or {}).get("status", {})
     previous = ms.status
     generation = ms.metadata.generation
@@ -70,7 +78,17 @@ def calculate_status(
             _carry_time(previous.condition(cond.type), cond, stamp, generation)
             for cond in (ready, progressing, degraded, sync)
         ),
+        rollout=release_status(ms, held, available=phase == "Ready" and held is None, now=stamp),
     )
+
+
+def _sync_condition(out_of_sync: str | None, held: HeldRelease | None) -> Condition:
+    if held is not None:
+        message = f"{held.message}; {out_of_sync}" if out_of_sync else held.message
+        return _cond("OutOfSync", True, held.reason, message)
+    if out_of_sync:
+        return _cond("OutOfSync", True, "UnknownCaller", out_of_sync)
+    return _cond("OutOfSync", False, "Synced", "every child matches the spec")
 
 
 def calculate_failed_status(ms: Microservice, *, reason: str, message: str) -> MicroserviceStatus:
@@ -100,7 +118,7 @@ def calculate_failed_status(ms: Microservice, *, reason: str, message: str) -> M
 
 
 def _judge(
-    ms: Microservice, deployment: dict[str, Any] | None, problem: PodProblem | None
+    ms: Microservice, deployment: dict[str, Any] | None, problem: PodProblem | None, image: str
 ) -> tuple[Phase, Condition, Condition, Condition]:
     if deployment is None:
         msg = "waiting for the Deployment to be created"
@@ -118,7 +136,7 @@ def _judge(
     available = status.get("availableReplicas", 0)
     total = status.get("replicas", 0)
     caught_up = status.get("observedGeneration", 0) >= deployment["metadata"].get("generation", 0)
-    image_current = _image(spec) == ms.spec.image
+    image_current = _image(spec) == image
     deadline = _deployment_condition(deployment, "Progressing")
     if deadline and deadline.get("reason") == "ProgressDeadlineExceeded":
         msg = deadline.get("message", "the rollout exceeded its progress deadline")

@@ -74,6 +74,11 @@ class FakeCluster:
     #: the selector of each list_pods call, and the pod of each list_pod_events call
     pod_lists: list[dict[str, str]] = field(default_factory=list)
     event_lists: list[str] = field(default_factory=list)
+    #: False: a Deployment's new pods never become ready (its old ones keep serving)
+    pods_become_ready: bool = True
+    #: what the Deployment controller keeps: a Deployment's revisions
+    replica_sets: list[dict[str, Any]] = field(default_factory=list)
+    replica_set_lists: list[dict[str, str]] = field(default_factory=list)
     #: the error list_pods and list_pod_events raise (None: they answer)
     refuse_pod_reads: ApplyError | None = None
 
@@ -139,6 +144,17 @@ class FakeCluster:
             and selector.items() <= pod["metadata"].get("labels", {}).items()
         ]
 
+    async def list_replica_sets(
+        self, namespace: str, selector: Mapping[str, str]
+    ) -> list[dict[str, Any]]:
+        self.replica_set_lists.append(dict(selector))
+        return [
+            copy.deepcopy(rs)
+            for rs in self.replica_sets
+            if rs["metadata"]["namespace"] == namespace
+            and selector.items() <= rs["metadata"].get("labels", {}).items()
+        ]
+
     async def list_pod_events(
         self, namespace: str, pod: str, *, reason: str
     ) -> list[dict[str, Any]]:
@@ -164,7 +180,7 @@ class FakeCluster:
         previous = self.objects.get(_key(manifest))
         stored = _server_side_apply(previous, manifest, field_manager)
         if manifest["kind"] == "Deployment":
-            _run_deployment(stored, previous)
+            _run_deployment(stored, previous, ready=self.pods_become_ready)
         self.objects[_key(manifest)] = stored
         return copy.deepcopy(stored)
 
@@ -258,8 +274,11 @@ def _copy_path(source: dict[str, Any] | None, target: dict[str, Any], path: Fiel
     target[path[-1]] = copy.deepcopy(value)
 
 
-def _run_deployment(stored: dict[str, Any], previous: dict[str, Any] | None) -> None:
-    """What the API server and the controller do: default, bump generation, report."""
+def _run_deployment(
+    stored: dict[str, Any], previous: dict[str, Any] | None, *, ready: bool
+) -> None:
+    """What the API server and the controller do: default, bump generation, report
+    (every replica up, or, when not `ready`, the new ones not ready beside the old)."""
     spec = stored.setdefault("spec", {})
     spec.setdefault("replicas", 1)
     generation = (previous or {}).get("metadata", {}).get("generation", 0) + 1
@@ -267,8 +286,8 @@ def _run_deployment(stored: dict[str, Any], previous: dict[str, Any] | None) -> 
     replicas = spec["replicas"]
     stored["status"] = {
         "observedGeneration": generation,
-        "replicas": replicas,
-        "updatedReplicas": replicas,
+        "replicas": replicas if ready else replicas + 1,
+        "updatedReplicas": replicas if ready else 1,
         "readyReplicas": replicas,
         "availableReplicas": replicas,
     }

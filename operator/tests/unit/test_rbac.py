@@ -64,3 +64,7 @@ def test_optional_children_can_be_deleted(api_version: str, kind: str) -> None:
 def test_pods_and_their_events_can_be_read(plural: str, verbs: set[str]) -> None:
     assert verbs <= _granted("", plural)
     assert not {"create", "patch", "delete"} & _granted("", "pods")  # read only
+
+
+def test_replica_sets_can_be_listed_not_written() -> None:
+    assert _granted("apps", "replicasets") == {"list"}

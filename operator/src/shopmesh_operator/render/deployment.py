@@ -33,6 +33,8 @@ def build_deployment(ms: Microservice) -> dict[str, Any]:
         "spec": {
             **spec,
             "revisionHistoryLimit": 10,
+            # Past it, the operator rolls the release back (rolling.py).
+            "progressDeadlineSeconds": ms.spec.rollout.progress_deadline_seconds,
             "selector": {"matchLabels": build_selector_labels(ms)},
             "strategy": {
                 "type": "RollingUpdate",
