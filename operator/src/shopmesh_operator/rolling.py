@@ -147,8 +147,7 @@ def _template_differs(rendered: dict[str, Any], live: dict[str, Any]) -> bool:
 
 def _deadline_exceeded(live: dict[str, Any]) -> bool:
     caught_up = bool(
-        live.get("status", {}).get("observedGeneration", 0)
-        >= live["metadata"].get("generation", 0)
+        live.get("status", {}).get("observedGeneration", 0) >= live["metadata"].get("generation", 0)
     )
     for cond in live.get("status", {}).get("conditions") or []:
         if cond.get("type") == "Progressing":

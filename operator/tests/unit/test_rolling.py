@@ -12,7 +12,7 @@ from shopmesh_operator.models import HeldRelease, Release
 from shopmesh_operator.render import build_deployment
 from shopmesh_operator.rolling import HISTORY_LENGTH, needs_history, plan_rolling, release_status
 
-from .rolling_support import cart, past_deadline, replica_set, template
+from .rolling_support import cart, past_deadline, replica_set
 
 NOW = "2026-12-03T12:00:00Z"
 V1, V2, V3 = "shop/cart:1", "shop/cart:2", "shop/cart:3"
@@ -45,33 +45,73 @@ CASES = [
     ("in line with the spec", V2, V2, False, [replica_set(V2, 1)], None, V2, None),
     (
         "undo before the controller caught up: v1's revision is older",
-        V2, V1, False, [replica_set(V1, 1), replica_set(V2, 2)], None, V1, "RolloutUndone",
+        V2,
+        V1,
+        False,
+        [replica_set(V1, 1), replica_set(V2, 2)],
+        None,
+        V1,
+        "RolloutUndone",
     ),
     (
         "undo after the controller re-used v1's ReplicaSet",
-        V2, V1, False, [replica_set(V1, 3, history="1"), replica_set(V2, 2)], None, V1,
+        V2,
+        V1,
+        False,
+        [replica_set(V1, 3, history="1"), replica_set(V2, 2)],
+        None,
+        V1,
         "RolloutUndone",
     ),
     (
         "drift: a template no earlier revision had is repaired",
-        V2, "evil:1", False, [replica_set(V2, 1)], None, V2, None,
+        V2,
+        "evil:1",
+        False,
+        [replica_set(V2, 1)],
+        None,
+        V2,
+        None,
     ),
     (
         "drift: kubectl set image makes a newest revision, still repaired",
-        V2, "evil:1", False, [replica_set(V2, 1), replica_set("evil:1", 2)], None, V2, None,
+        V2,
+        "evil:1",
+        False,
+        [replica_set(V2, 1), replica_set("evil:1", 2)],
+        None,
+        V2,
+        None,
     ),
     (
         "past the deadline: back to the previous revision",
-        V2, V2, True, [replica_set(V1, 1), replica_set(V2, 2)], None, V1, "RolledBack",
+        V2,
+        V2,
+        True,
+        [replica_set(V1, 1), replica_set(V2, 2)],
+        None,
+        V1,
+        "RolledBack",
     ),
     (
         "past the deadline: back to the stable image, not a newer failed one",
-        V3, V3, True, [replica_set(V1, 1), replica_set(V2, 2), replica_set(V3, 3)], V1, V1,
+        V3,
+        V3,
+        True,
+        [replica_set(V1, 1), replica_set(V2, 2), replica_set(V3, 3)],
+        V1,
+        V1,
         "RolledBack",
     ),
     (
         "past the deadline on a first release: nothing to go back to",
-        V2, V2, True, [replica_set(V2, 1)], None, V2, None,
+        V2,
+        V2,
+        True,
+        [replica_set(V2, 1)],
+        None,
+        V2,
+        None,
     ),
 ]
 
