@@ -5,10 +5,17 @@
 # `ctr images import` reads it. Called by ci/images/build.sh after a build, and usable alone,
 # e.g. after the node's containerd was (re)started with an empty store:
 #   import.sh [name...]   (pause, infra, operator, users, ...; none: pause, infra and every app)
+#   import.sh --tag <tag> <name>   gives an imported image a second tag in containerd: a
+#                                  second "version" of the same build, for release tests and demos
 # Images containerd already has (same image ID) are skipped. Without containerd's socket
 # ($CONTAINERD_SOCK) it logs that and does nothing.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+SECOND_TAG=""
+if [ "${1:-}" = "--tag" ]; then
+  [ "$#" -eq 3 ] || die "usage: import.sh --tag <tag> <name>"
+  SECOND_TAG="$2"; shift 2
+fi
 NAMES=("$@")
 [ "${#NAMES[@]}" -gt 0 ] || NAMES=(pause infra "${APP_IMAGES[@]}")
 for name in "${NAMES[@]}"; do image_ref "$name" >/dev/null; done   # dies on an unknown name
@@ -19,6 +26,14 @@ if [ ! -S "$CONTAINERD_SOCK" ]; then
 fi
 
 CTR=(ctr --address "$CONTAINERD_SOCK" -n k8s.io)
+
+if [ -n "$SECOND_TAG" ]; then
+  ref="$(image_ref "${NAMES[0]}")"
+  "${CTR[@]}" images tag --force "$ref" "${ref%:*}:$SECOND_TAG" >/dev/null \
+    || die "containerd has no $ref to tag: run $0 ${NAMES[0]} first"
+  log "containerd: ${ref%:*}:$SECOND_TAG is $ref"
+  exit 0
+fi
 
 # containerd_image_id <ref>: the config digest (what podman calls the image ID) of the
 # image containerd has under that name; empty if it has none.

@@ -1,8 +1,11 @@
 """Fixtures for the e2e suites: the real local cluster, the operator as a real
-process, and a fresh namespace per test."""
+process, a fresh namespace per test, and the shop installed by helm as real pods (one
+release for the session: installing takes a minute; test_shop_in_cluster.py uninstalls
+it in its last test, and its module runs after the others that use it)."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import uuid
@@ -10,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from shop_release import ShopRelease
 
 from kube import ENV, REPO, create_namespace, kubectl
 
@@ -80,3 +84,16 @@ def namespace(cluster: None) -> Iterator[str]:
     create_namespace(name)
     yield name
     kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="session")
+def shop(cluster: None) -> Iterator[ShopRelease]:
+    """The shop installed by helm on the real node, seeded, two orders replicas."""
+    rel = ShopRelease(extra_values={"shop": {"services": {"orders": {"replicas": 2}}}})
+    try:
+        rel.install()
+        rel.wait_ready()
+        asyncio.run(rel.seed())
+        yield rel
+    finally:
+        rel.delete()

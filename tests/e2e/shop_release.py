@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import yaml
-from shop_helpers import ServiceTokenAuth, delete_queues
+from shop_helpers import PRODUCTS, ServiceTokenAuth, delete_queues
 from shop_processes import PACKAGES, Shop
 
 from kube import REPO, condition, create_namespace, helm, kubectl, list_items, wait_for
@@ -32,6 +32,8 @@ EXTERNAL_VALUES = CHART / "ci" / "shop-external-values.yaml"
 BUNDLED_VALUES = CHART / "ci" / "shop-bundled-values.yaml"
 NODE_NAME = "shopmesh-node"
 CONSUMERS = ("notifications", "order-history")
+#: Stock of every product in the installed shop: enough for every test's orders.
+SHOP_STOCK = 1_000
 
 
 def pod_ready(pod: dict[str, Any]) -> bool:
@@ -128,6 +130,16 @@ class ShopRelease:
         except httpx.HTTPError:
             return False
         return answer.status_code == 200
+
+    async def seed(self) -> None:
+        """Every product, `SHOP_STOCK` of each."""
+        async with self.admin_client("inventory", timeout=30) as client:
+            for pid, (name, price) in PRODUCTS.items():
+                answer = await client.post(
+                    "/admin/products",
+                    json={"id": pid, "name": name, "price_cents": price, "stock": SHOP_STOCK},
+                )
+                assert answer.status_code in (200, 201), answer.text
 
     def pods(self, service: str) -> list[dict[str, Any]]:
         return list_items("pods", self.namespace, f"app.kubernetes.io/name={service}")

@@ -107,6 +107,11 @@ CASES = [
         id="unknown-strategy",
     ),
     pytest.param(
+        lambda ns: microservice("bad", ns, rollout={"progressDeadlineSeconds": 5}),
+        "spec.rollout.progressDeadlineSeconds: Invalid value: 5",
+        id="progress-deadline-too-short",
+    ),
+    pytest.param(
         lambda ns: microservice("bad", ns, rollout={"strategy": "Canary"}),
         "rollout.strategy BlueGreen and Canary are not implemented yet",
         id="canary-not-implemented-yet",
