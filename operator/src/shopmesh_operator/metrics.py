@@ -2,7 +2,9 @@
 
 `shopmesh_operator_api_requests_total{verb}` counts every call apply.py makes, so
 "idle means idle" can be checked from outside (the benchmark reads it);
-reconcile passes and child changes are counted by outcome and by kind.
+reconcile passes and child changes are counted by outcome and by kind; releases by how
+they ended (`shopmesh_rollout_releases_total{namespace,name,outcome}`: Released,
+RolledBack, RolloutUndone), so an alert can fire on a rollback.
 """
 
 from __future__ import annotations
@@ -27,3 +29,10 @@ CHILD_CHANGES = Counter(
 
 def serve(port: int) -> None:
     start_http_server(port, addr="0.0.0.0")
+
+
+RELEASES = Counter(
+    "shopmesh_rollout_releases",
+    "Releases of a Microservice by outcome (Released, RolledBack, RolloutUndone)",
+    ["namespace", "name", "outcome"],
+)

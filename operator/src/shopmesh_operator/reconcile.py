@@ -41,7 +41,7 @@ from shopmesh_operator import constants as c
 from shopmesh_operator.apply import ApplyError, ClusterApi
 from shopmesh_operator.callers import CallerWaits
 from shopmesh_operator.drift import find_drift
-from shopmesh_operator.metrics import CHILD_CHANGES, RECONCILE_SECONDS, RECONCILES
+from shopmesh_operator.metrics import CHILD_CHANGES, RECONCILE_SECONDS, RECONCILES, RELEASES
 from shopmesh_operator.models import Microservice, MicroserviceStatus
 from shopmesh_operator.plan import Observations, Plan, plan_children
 from shopmesh_operator.pods import calculate_live_status
@@ -203,6 +203,7 @@ class Pass:
         written = await self.write(live_status.status)
         await self.record(changes)
         await self.record_undo(plan)
+        self.count_releases(live_status.status)
         await self.record_phase(live_status.status)
         return ReconcileResult(tuple(changes), live_status.status, written)
 
@@ -359,6 +360,13 @@ class Pass:
         await self.api.post_event(
             self.ms.metadata, type_="Normal", reason=held.reason, message=held.message
         )
+
+    def count_releases(self, status: MicroserviceStatus) -> None:
+        """One count per release outcome newly in the history."""
+        before = set(self.ms.status.rollout.history)
+        for release in status.rollout.history:
+            if release not in before:
+                RELEASES.labels(*self.ref, release.outcome).inc()
 
     async def record_phase(self, status: MicroserviceStatus) -> None:
         ms = self.ms

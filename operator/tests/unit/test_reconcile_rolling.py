@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from prometheus_client import REGISTRY
+
 from shopmesh_operator.reconcile import Reconciler
 
 from .fake_cluster import Event, FakeCluster
@@ -40,12 +42,20 @@ async def _released_v2(cluster: FakeCluster) -> Reconciler:
     return reconciler
 
 
+def _releases(outcome: str) -> float:
+    labels = {"namespace": NS, "name": NAME, "outcome": outcome}
+    return REGISTRY.get_sample_value("shopmesh_rollout_releases_total", labels) or 0.0
+
+
 async def test_new_pods_past_the_deadline_are_rolled_back(cluster: FakeCluster) -> None:
     reconciler = await _released_v2(cluster)
     cluster.put(past_deadline(cluster.child("Deployment")))
+    rolled_back = _releases("RolledBack")
 
     await reconciler.reconcile(NS, NAME)
+    await reconciler.reconcile(NS, NAME)
 
+    assert _releases("RolledBack") == rolled_back + 1
     assert _image(cluster) == V1
     assert cluster.applied == ["Deployment"]
     message = (
