@@ -49,7 +49,7 @@ from shopmesh_operator.render import build_authorization_policy, build_deploymen
 from shopmesh_operator.render.metadata import build_selector_labels
 from shopmesh_operator.requeue import Requeue
 from shopmesh_operator.rolling import needs_history
-from shopmesh_operator.status import calculate_failed_status, now_iso
+from shopmesh_operator.status import calculate_failed_status, now_iso, status_patch
 
 log = logging.getLogger(__name__)
 
@@ -333,9 +333,10 @@ class Pass:
     # --- 6. write --------------------------------------------------------------------
 
     async def write(self, status: MicroserviceStatus) -> bool:
-        if status.to_wire() == self.ms.status.to_wire():
+        before, after = self.ms.status.to_wire(), status.to_wire()
+        if after == before:
             return False
-        await self.api.patch_status(self.ms.metadata, status.to_wire())
+        await self.api.patch_status(self.ms.metadata, status_patch(before, after))
         return True
 
     # --- 7. events -------------------------------------------------------------------

@@ -200,3 +200,19 @@ def _carry_time(old: Condition | None, new: Condition, stamp: str, generation: i
             "observed_generation": generation,
         }
     )
+
+
+def status_patch(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The JSON merge patch (RFC 7386) from status `before` to `after`: `after` itself plus
+    a null for every key it dropped (a merge patch keeps keys it does not mention, so a
+    held release would otherwise outlive the pass that cleared it). Lists are replaced
+    whole, as merge patches do."""
+    patch: dict[str, Any] = {}
+    for key, value in after.items():
+        old = before.get(key)
+        patch[key] = (
+            status_patch(old, value) if isinstance(value, dict) and isinstance(old, dict) else value
+        )
+    for key in before.keys() - after.keys():
+        patch[key] = None
+    return patch

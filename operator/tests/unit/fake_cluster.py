@@ -193,12 +193,26 @@ class FakeCluster:
         self.writes += 1
         self.statuses.append(copy.deepcopy(status))
         body = self.objects.get((c.API_VERSION, c.KIND, ref.namespace, ref.name))
-        if body is not None:  # a JSON merge patch: top-level keys replaced, lists whole
-            body["status"] = {**body.get("status", {}), **copy.deepcopy(status)}
+        if body is not None:
+            body["status"] = _merge_patch(body.get("status", {}), status)
 
     async def post_event(self, ref: ObjectRef, *, type_: str, reason: str, message: str) -> None:
         self.writes += 1
         self.events.append(Event(type_, reason, message))
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386, as the API server applies application/merge-patch+json: objects merge
+    key by key, null deletes a key, anything else (lists too) replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = _merge_patch(merged.get(key), value)
+    return merged
 
 
 def owned_paths(obj: dict[str, Any]) -> set[FieldPath]:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from shopmesh_operator.models import Condition, MicroserviceStatus
-from shopmesh_operator.status import calculate_failed_status, calculate_status
+from shopmesh_operator.status import calculate_failed_status, calculate_status, status_patch
 
 from .status_support import DEADLINE, NOW, T0
 from .status_support import deployment_body as _deployment
@@ -184,3 +184,28 @@ def test_failed_status_keeps_counts_and_sets_failed() -> None:
     assert times["Progressing"] == T0
     assert times["Ready"] != T0
     assert times["Degraded"] != T0
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "patch"),
+    [
+        pytest.param({"phase": "Ready"}, {"phase": "Degraded"}, {"phase": "Degraded"}, id="value"),
+        pytest.param(
+            {"rollout": {"held": {"generation": 2}, "stableImage": "a"}},
+            {"rollout": {"stableImage": "a"}},
+            {"rollout": {"stableImage": "a", "held": None}},
+            id="a dropped nested key is nulled",
+        ),
+        pytest.param({"rollout": {"history": []}}, {}, {"rollout": None}, id="a dropped block"),
+        pytest.param(
+            {"conditions": [{"type": "Ready"}, {"type": "X"}]},
+            {"conditions": [{"type": "Ready"}]},
+            {"conditions": [{"type": "Ready"}]},
+            id="lists are replaced whole",
+        ),
+    ],
+)
+def test_status_patch_removes_what_the_new_status_dropped(
+    before: dict[str, Any], after: dict[str, Any], patch: dict[str, Any]
+) -> None:
+    assert status_patch(before, after) == patch
