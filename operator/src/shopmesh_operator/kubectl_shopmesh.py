@@ -31,8 +31,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)  # a message is one line, however narrow the terminal
+err = Console(stderr=True, soft_wrap=True)
 
 RESOURCE = "microservices.shopmesh.io"
 Name = Annotated[str, typer.Argument(help="the Microservice")]
