@@ -36,3 +36,6 @@ PART_OF: Final = "shopmesh"
 #: Pod label naming the release track; DestinationRule subsets select on it.
 LABEL_TRACK: Final = "shopmesh.io/track"
 TRACK_STABLE: Final = "stable"
+
+#: Where every ShopMesh service serves its Prometheus metrics.
+METRICS_PATH: Final = "/metrics"

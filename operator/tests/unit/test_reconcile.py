@@ -105,7 +105,7 @@ async def test_idle_reconcile_makes_zero_writes(
             {"port": 9090},
             [
                 ("Service", ".spec.ports[0].port"),
-                ("Deployment", f"{C0}.ports[0].containerPort"),
+                ("Deployment", ".spec.template.metadata.annotations.prometheus.io/port"),
                 ("VirtualService", ".spec.http[0].route[0].destination.port.number"),
             ],
             id="port",

@@ -41,10 +41,27 @@ def build_deployment(ms: Microservice) -> dict[str, Any]:
                 "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"},
             },
             "template": {
-                "metadata": {"labels": {**build_labels(ms), c.LABEL_TRACK: c.TRACK_STABLE}},
+                "metadata": {
+                    "labels": {**build_labels(ms), c.LABEL_TRACK: c.TRACK_STABLE},
+                    "annotations": build_scrape_annotations(ms),
+                },
                 "spec": _build_pod_spec(ms),
             },
         },
+    }
+
+
+def build_scrape_annotations(ms: Microservice) -> dict[str, str]:
+    """Where the pod's metrics are, in the prometheus.io convention. In an Istio mesh,
+    metrics merging (on by default) reads these, rewrites them to the sidecar agent's
+    :15020/stats/prometheus and serves the app's metrics there too: Prometheus scrapes it
+    in plain text, outside STRICT mTLS and the AuthorizationPolicy, which keep denying
+    every other caller of the app port. Without a mesh, annotation-based scrape jobs use
+    them as they are."""
+    return {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(ms.spec.port),
+        "prometheus.io/path": c.METRICS_PATH,
     }
 
 
