@@ -1,13 +1,16 @@
 """Rolling releases on real pods: a release whose pods never become ready is rolled back
-by the operator itself, and `kubectl rollout undo` stays undone (OutOfSync) until the
-Microservice spec changes; `kubectl shopmesh` (the real plugin, found by kubectl on PATH)
-watches, shows and undoes them. Each test releases its own copy of the shop's payments
-service (real image, real database) next to the installed shop, so the shop is not
-touched; the operator is the one the chart installed.
+by the operator itself (even when the operator's pods are deleted meanwhile), and
+`kubectl rollout undo` stays undone (OutOfSync) until the Microservice spec changes;
+`kubectl shopmesh` (the real plugin, found by kubectl on PATH) watches, shows and undoes
+them. Those tests release their own copy of the shop's payments service (real image, real
+database) next to the installed shop; the last one releases the shop's own payments while
+orders flow through the gateway, and checks no order is lost. The operator is the one the
+chart installed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import uuid
@@ -15,7 +18,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from shop_release import ShopRelease, pod_ready
+from invariants import check_eventually
+from shop_helpers import MAILDIR, PRODUCTS, wait_finished
+from shop_release import SHOP_STOCK, Customer, ShopRelease, eventually, off_loop, pod_ready
 
 from kube import ENV, REPO, condition, events_for, get, kubectl, list_items, wait_for
 
@@ -119,6 +124,11 @@ def test_pods_that_never_become_ready_are_rolled_back_by_the_operator(
     missing = payments_image.rsplit(":", 1)[0] + ":no-such-version"
 
     service.patch({"image": missing})
+    # The operator's pods go away mid-release: their successors carry on from the cluster.
+    kubectl(
+        "delete", "pod", "-l", "app.kubernetes.io/component=operator",
+        "-n", service.namespace, "--wait=false",
+    )  # fmt: skip
 
     watched = kubectl(
         "shopmesh", "watch", service.name, "-n", service.namespace, "--timeout", "110", check=False
@@ -200,3 +210,49 @@ def test_kubectl_rollout_undo_stays_undone_until_the_spec_changes(
 
 def _var(name: str, value: str) -> dict[str, str]:
     return {"name": f"SHOPMESH_TEST_{name}", "value": value}
+
+
+async def test_orders_keep_flowing_while_payments_is_released(shop: ShopRelease) -> None:
+    """A new revision of the shop's own payments rolls out under a load of orders: every
+    order accepted meanwhile finishes, and the shop's invariants hold."""
+    payments = Released(shop, "payments")
+    env = payments.get()["spec"].get("env", [])
+    generation = payments.get()["metadata"]["generation"]
+    accepted: list[str] = []
+    released = asyncio.Event()
+
+    def rolled_out() -> bool:
+        body = payments.get()
+        status = body.get("status", {})
+        return bool(
+            status.get("observedGeneration") == body["metadata"]["generation"] > generation
+            and status.get("phase") == "Ready"
+        )
+
+    async with shop.gateway_client() as client:
+        customers = [await Customer.sign_up(client) for _ in range(3)]
+
+        async def shopper(customer: Customer) -> None:
+            for n in range(40):  # bounded, and stopped once the release is out
+                if released.is_set():
+                    return
+                answer = await customer.order([{"product_id": f"p{n % 5 + 1}", "quantity": 1}])
+                assert answer.status_code == 202, answer.text
+                accepted.append(answer.json()["id"])
+                await asyncio.sleep(0.2)
+
+        load = asyncio.gather(*(shopper(c) for c in customers))
+        await eventually(off_loop(lambda: len(accepted) >= 3), within=60)
+        payments.patch({"env": [*env, _var("RELEASE", uuid.uuid4().hex[:6])]})
+        try:
+            await eventually(off_loop(rolled_out), within=240)
+        finally:
+            released.set()
+            await load
+    assert len(accepted) >= 6, f"only {len(accepted)} orders were placed during the release"
+    statuses = await wait_finished(shop.shop, set(accepted), within=180)
+    assert "CONFIRMED" in statuses.values(), statuses
+    stocked = {pid: SHOP_STOCK for pid in PRODUCTS}
+    await check_eventually(shop.shop, stocked=stocked, maildir=MAILDIR)
+    payments.patch({"env": env})  # the next release puts it back
+    await eventually(off_loop(rolled_out), within=240)
