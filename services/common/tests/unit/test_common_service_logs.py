@@ -109,6 +109,7 @@ def test_uvicorn_prints_only_json_lines_for_a_service_that_cannot_start() -> Non
     environ |= {
         "SHOPMESH_POSTGRES_URL": NOWHERE["postgres_url"],
         "SHOPMESH_RUN_MIGRATIONS": "false",
+        "SHOPMESH_STARTUP_WAIT_SECONDS": "0",  # fail at once: nothing will ever listen there
         "OTEL_SDK_DISABLED": "true",
     }
     factory = "shopmesh_users.main:create_app"
