@@ -441,6 +441,7 @@ EXPECTED_RULES: dict[tuple[str, str], tuple[str, ...]] = {
     ("", "serviceaccounts"): CHILD_VERBS,
     ("", "services"): CHILD_VERBS,
     ("apps", "deployments"): CHILD_VERBS,
+    ("apps", "replicasets"): ("list",),
     # The one child the spec can stop asking for: the operator deletes it when
     # spec.autoscaling goes away (reconcile.OPTIONAL_KINDS).
     ("autoscaling", "horizontalpodautoscalers"): (*CHILD_VERBS, "delete"),
