@@ -222,43 +222,30 @@ def undo(name: Name, namespace: Namespace = "default") -> None:
     out.print(f"{namespace}/{name}: releasing {target} (was {body['spec']['image']})")
 
 
-def _steer(verb: str, name: str, namespace: str) -> None:
-    view = release_view(read(name, namespace))
-    err.print(
-        f"{verb} steers BlueGreen and Canary releases; {view.namespace}/{view.name} uses "
-        f"{view.strategy} (use `kubectl shopmesh undo` or `kubectl rollout undo`)"
-    )
-    raise typer.Exit(2)
+#: The verbs that steer BlueGreen and Canary releases, and what each does there.
+STEERING = {
+    "promote": "Go to the next step of a BlueGreen or Canary release.",
+    "abort": "Return a BlueGreen or Canary release to the stable version.",
+    "retry": "Start an aborted BlueGreen or Canary release again.",
+    "pause": "Hold a BlueGreen or Canary release at its current step.",
+    "resume": "Continue a paused BlueGreen or Canary release.",
+}
 
 
-@app.command()
-def promote(name: Name, namespace: Namespace = "default") -> None:
-    """Go to the next step of a BlueGreen or Canary release."""
-    _steer("promote", name, namespace)
+def _steering(verb: str) -> Any:
+    def steer(name: Name, namespace: Namespace = "default") -> None:
+        view = release_view(read(name, namespace))
+        err.print(
+            f"{verb} steers BlueGreen and Canary releases; {view.namespace}/{view.name} uses "
+            f"{view.strategy} (use `kubectl shopmesh undo` or `kubectl rollout undo`)"
+        )
+        raise typer.Exit(2)
+
+    return steer
 
 
-@app.command()
-def abort(name: Name, namespace: Namespace = "default") -> None:
-    """Return a BlueGreen or Canary release to the stable version."""
-    _steer("abort", name, namespace)
-
-
-@app.command()
-def retry(name: Name, namespace: Namespace = "default") -> None:
-    """Start an aborted BlueGreen or Canary release again."""
-    _steer("retry", name, namespace)
-
-
-@app.command()
-def pause(name: Name, namespace: Namespace = "default") -> None:
-    """Hold a BlueGreen or Canary release at its current step."""
-    _steer("pause", name, namespace)
-
-
-@app.command()
-def resume(name: Name, namespace: Namespace = "default") -> None:
-    """Continue a paused BlueGreen or Canary release."""
-    _steer("resume", name, namespace)
+for _verb, _help in STEERING.items():
+    app.command(_verb, help=_help)(_steering(_verb))
 
 
 def main() -> None:

@@ -30,7 +30,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from shopmesh_operator.drift import find_drift
-from shopmesh_operator.models import HeldRelease, Microservice, Release, RolloutStatus
+from shopmesh_operator.models import (
+    HeldReason,
+    HeldRelease,
+    Microservice,
+    Release,
+    RolloutStatus,
+)
 
 #: How many releases status.rollout.history keeps.
 HISTORY_LENGTH = 10
@@ -77,35 +83,36 @@ def plan_rolling(
     if _template_differs(rendered, live):
         if not _went_back(running, replica_sets):
             return RollingPlan(rendered)  # drift: repaired like any other
-        held = _still_held(ms) or HeldRelease(
-            generation=ms.metadata.generation,
-            reason="RolloutUndone",
-            running_image=image_of(running),
-            message=(
-                f"kubectl rollout undo: {image_of(running)} runs, the spec asks for "
-                f"{ms.spec.image}; the operator leaves the Deployment as it is until the "
-                "Microservice spec changes"
-            ),
-            at=now,
+        message = (
+            f"kubectl rollout undo: {image_of(running)} runs, the spec asks for "
+            f"{ms.spec.image}; the operator leaves the Deployment as it is until the "
+            "Microservice spec changes"
         )
+        held = _still_held(ms) or _hold(ms, "RolloutUndone", running, message, now)
         return RollingPlan(_with_template(rendered, running), held=held)
     if _deadline_exceeded(live):
         target = _rollback_target(ms, running, replica_sets)
         if target is not None:
             deadline = ms.spec.rollout.progress_deadline_seconds
-            why = _why_not_ready(ms)
-            held = HeldRelease(
-                generation=ms.metadata.generation,
-                reason="RolledBack",
-                running_image=image_of(target),
-                message=(
-                    f"{ms.spec.image} did not become ready within {deadline}s{why}; rolled "
-                    f"back to {image_of(target)}. Change the spec to release again"
-                ),
-                at=now,
+            message = (
+                f"{ms.spec.image} did not become ready within {deadline}s{_why_not_ready(ms)}; "
+                f"rolled back to {image_of(target)}. Change the spec to release again"
             )
+            held = _hold(ms, "RolledBack", target, message, now)
             return RollingPlan(_with_template(rendered, target), held=held, rolls_back=True)
     return RollingPlan(rendered)
+
+
+def _hold(
+    ms: Microservice, reason: HeldReason, running: dict[str, Any], message: str, now: str
+) -> HeldRelease:
+    return HeldRelease(
+        generation=ms.metadata.generation,
+        reason=reason,
+        running_image=image_of(running),
+        message=message,
+        at=now,
+    )
 
 
 def release_status(
