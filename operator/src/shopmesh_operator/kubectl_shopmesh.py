@@ -90,12 +90,13 @@ def release_view(body: dict[str, Any]) -> ReleaseView:
 
 
 def verdict(body: dict[str, Any]) -> Verdict:
-    """Released: this generation is Ready with the spec's image; rolled back: the operator
-    held it back (or the Microservice failed); running otherwise."""
+    """Released: this generation is Ready with the spec's image; rolled back: it is held
+    back (the operator rolled it back, or a user undid it) or the API refused it; running
+    otherwise."""
     status = body.get("status") or {}
     generation = body["metadata"].get("generation")
     held = (status.get("rollout") or {}).get("held")
-    if held and held.get("generation") == generation and held.get("reason") == "RolledBack":
+    if held and held.get("generation") == generation:  # by the operator or a user's undo
         return Verdict.ROLLED_BACK
     if status.get("phase") == "Failed" and status.get("observedGeneration") == generation:
         return Verdict.ROLLED_BACK

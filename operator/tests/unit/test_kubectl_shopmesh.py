@@ -63,7 +63,7 @@ def _release(generation: int, image: str, outcome: str) -> dict[str, Any]:
         pytest.param(_body(observed=1), Verdict.RUNNING, id="not judged yet"),
         pytest.param(_body(phase="Progressing"), Verdict.RUNNING, id="rolling out"),
         pytest.param(_body(held=_held("RolledBack")), Verdict.ROLLED_BACK, id="rolled back"),
-        pytest.param(_body(held=_held("RolloutUndone")), Verdict.RUNNING, id="undone: not this"),
+        pytest.param(_body(held=_held("RolloutUndone")), Verdict.ROLLED_BACK, id="undone"),
         pytest.param(_body(phase="Failed"), Verdict.ROLLED_BACK, id="refused by the API"),
         pytest.param(
             _body(generation=3, held=_held("RolledBack", generation=2)),
