@@ -239,7 +239,7 @@ async def test_orders_keep_flowing_while_payments_is_released(shop: ShopRelease)
                 answer = await customer.order([{"product_id": f"p{n % 5 + 1}", "quantity": 1}])
                 assert answer.status_code == 202, answer.text
                 accepted.append(answer.json()["id"])
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.2)  # pacing: a customer every 0.2 s, not a wait
 
         load = asyncio.gather(*(shopper(c) for c in customers))
         await eventually(off_loop(lambda: len(accepted) >= 3), within=60)

@@ -27,7 +27,7 @@ from shopmesh_operator.models import (
     Phase,
 )
 from shopmesh_operator.pod_health import PodProblem, diagnose_pods
-from shopmesh_operator.rolling import release_status
+from shopmesh_operator.rolling import image_of, release_status
 
 
 def now_iso() -> str:
@@ -136,7 +136,7 @@ def _judge(
     available = status.get("availableReplicas", 0)
     total = status.get("replicas", 0)
     caught_up = status.get("observedGeneration", 0) >= deployment["metadata"].get("generation", 0)
-    image_current = _image(spec) == image
+    image_current = image_of(spec.get("template", {})) == image
     deadline = _deployment_condition(deployment, "Progressing")
     if deadline and deadline.get("reason") == "ProgressDeadlineExceeded":
         msg = deadline.get("message", "the rollout exceeded its progress deadline")
@@ -172,11 +172,6 @@ def _judge(
         _cond("Progressing", True, "RollingOut", msg),
         _cond("Degraded", False, "AsExpected", ""),
     )
-
-
-def _image(deployment_spec: dict[str, Any]) -> str | None:
-    containers = deployment_spec.get("template", {}).get("spec", {}).get("containers", [])
-    return containers[0].get("image") if containers else None
 
 
 def _deployment_condition(deployment: dict[str, Any], type_: str) -> dict[str, Any] | None:
