@@ -38,7 +38,7 @@ cluster-down: ## Stop and delete the local cluster
 	@bash ci/cluster/cluster.sh down
 cluster-status: ## Show whether the local cluster is up and what it holds
 	@bash ci/cluster/cluster.sh status
-env: ## Print shell exports: eval "$(make -s env)"
+env: ## Print shell exports (kubectl, helm, KUBECONFIG, the kubectl shopmesh plugin): eval "$(make -s env)"
 	@bash ci/env.sh
 .PHONY: images
 images: ## Build the pause, operator and service images with buildah (no Docker, no registry); import them into the node's containerd
