@@ -36,6 +36,7 @@ PART_OF: Final = "shopmesh"
 #: Pod label naming the release track; DestinationRule subsets select on it.
 LABEL_TRACK: Final = "shopmesh.io/track"
 TRACK_STABLE: Final = "stable"
+TRACK_CANARY: Final = "canary"
 
 #: Where every ShopMesh service serves its Prometheus metrics.
 METRICS_PATH: Final = "/metrics"

@@ -4,12 +4,14 @@
 "idle means idle" can be checked from outside (the benchmark reads it);
 reconcile passes and child changes are counted by outcome and by kind; releases by how
 they ended (`shopmesh_rollout_releases_total{namespace,name,outcome}`: Released,
-RolledBack, RolloutUndone), so an alert can fire on a rollback.
+RolledBack, RolloutUndone, Aborted), so an alert can fire on a rollback; a canary's steps,
+analysis results and aborts by reason (`shopmesh_rollout_events_total`, the same reasons
+as its Events) and its current weight (`shopmesh_rollout_canary_weight`).
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 API_REQUESTS = Counter(
     "shopmesh_operator_api_requests", "Kubernetes API calls made by the operator", ["verb"]
@@ -35,4 +37,14 @@ RELEASES = Counter(
     "shopmesh_rollout_releases",
     "Releases of a Microservice by outcome (Released, RolledBack, RolloutUndone)",
     ["namespace", "name", "outcome"],
+)
+RELEASE_EVENTS = Counter(
+    "shopmesh_rollout_events",
+    "Release steps, weight changes, analysis results and aborts, by Event reason",
+    ["namespace", "name", "reason"],
+)
+CANARY_WEIGHT = Gauge(
+    "shopmesh_rollout_canary_weight",
+    "The percentage of traffic a Microservice's canary is given (0: no canary)",
+    ["namespace", "name"],
 )

@@ -7,7 +7,9 @@ observations change about it:
   the AuthorizationPolicy, and while one is missing a policy that already exists is
   held back at its last good version (the status says so through `out_of_sync`);
 - the release: the Deployment's pod template is the spec's, or an earlier one when the
-  release is rolled back or was undone (rolling.py).
+  release is rolled back or was undone (rolling.py); with the Canary strategy the stable
+  Deployment keeps its template while a canary Deployment beside it runs the spec's and
+  the VirtualService routes the canary's weight to it (canary.py, traffic.py).
 Used by reconcile.py.
 """
 
@@ -16,9 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shopmesh_operator.models import HeldRelease, Microservice
+from shopmesh_operator.canary import CanaryPlan, CanarySeen, plan_canary
+from shopmesh_operator.models import HeldRelease, Measurement, Microservice
 from shopmesh_operator.render import build_authorization_policy, build_children
-from shopmesh_operator.rolling import plan_rolling
+from shopmesh_operator.traffic import router_for
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,10 @@ class Observations:
     replica_sets: tuple[dict[str, Any], ...] = ()
     #: When the observations were made (RFC 3339).
     now: str = ""
+    #: The canary Deployment (read only while a canary release runs).
+    canary: dict[str, Any] | None = None
+    #: The canary analysis measured this pass (None: none was due).
+    measurements: tuple[Measurement, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,8 @@ class Plan:
     held: HeldRelease | None = None
     #: Whether the Deployment change of this pass is a rollback.
     rolls_back: bool = False
+    #: The release this pass (its state, events and the canary Deployment, if any).
+    release: CanaryPlan | None = None
 
 
 def plan_children(ms: Microservice, seen: Observations) -> Plan:
@@ -63,8 +72,13 @@ def plan_children(ms: Microservice, seen: Observations) -> Plan:
     release = None
     for manifest in rendered:
         if manifest["kind"] == "Deployment":
-            release = plan_rolling(ms, manifest, seen.deployment, seen.replica_sets, now=seen.now)
+            release = plan_canary(ms, manifest, _release_seen(seen))
             manifest = release.deployment
+            if release.canary is not None:
+                children += [manifest, release.canary]
+                continue
+        if manifest["kind"] == "VirtualService" and release is not None:
+            manifest = router_for(ms).route(manifest, release.weight)
         if manifest["kind"] == "AuthorizationPolicy" and seen.missing_callers:
             out_of_sync = missing_callers_message(ms, seen.missing_callers)
             if seen.policy_exists:
@@ -79,6 +93,17 @@ def plan_children(ms: Microservice, seen: Observations) -> Plan:
         rendered=frozenset((m["apiVersion"], m["kind"]) for m in rendered),
         held=release.held if release else None,
         rolls_back=release.rolls_back if release else False,
+        release=release,
+    )
+
+
+def _release_seen(seen: Observations) -> CanarySeen:
+    return CanarySeen(
+        stable=seen.deployment,
+        canary=seen.canary,
+        replica_sets=seen.replica_sets,
+        measurements=seen.measurements,
+        now=seen.now,
     )
 
 

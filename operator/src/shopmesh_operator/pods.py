@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from shopmesh_operator.apply import ApplyError, ClusterApi
+from shopmesh_operator.canary import CanaryPlan
 from shopmesh_operator.models import HeldRelease, Microservice, MicroserviceStatus
 from shopmesh_operator.pod_health import readiness_suspects, seconds_until_recheck
 from shopmesh_operator.render.metadata import build_selector_labels
@@ -52,10 +53,13 @@ async def calculate_live_status(
     *,
     out_of_sync: str | None,
     held: HeldRelease | None = None,
+    release: CanaryPlan | None = None,
     api: ClusterApi,
 ) -> LiveStatus:
     """The status of `ms`; while its Deployment has not rolled out, its pods say why."""
-    status = calculate_status(ms, deployment, out_of_sync=out_of_sync, held=held)
+    status = calculate_status(ms, deployment, out_of_sync=out_of_sync, held=held, release=release)
+    if status.phase in ("Ready", "Progressing", "Paused") and release and release.state:
+        return LiveStatus(status)  # a canary release: the stable pods serve, nothing to explain
     if status.phase == "Ready" or deployment is None:
         return LiveStatus(status)
     stamp = now_iso()
@@ -69,6 +73,7 @@ async def calculate_live_status(
         pods=seen.pods,
         pod_events=seen.events,
         now=stamp,
+        release=release,
     )
     return LiveStatus(status, recheck_in=seconds_until_recheck(seen.pods, now=now))
 

@@ -5,17 +5,21 @@ One pass is one ordered pipeline, in the shape of Argo Rollouts' controller:
 
 1. observe  read what planning needs: which allowed callers exist (callers.py) and,
             while one is missing, whether the AuthorizationPolicy does; the live
-            Deployment and, only when the release needs them, its ReplicaSets;
+            Deployment and, only when the release needs them, its ReplicaSets; while
+            a canary release runs, the canary Deployment and, when due, the analysis
+            (analysis.py, through the Reconciler's provider);
 2. plan     pure (plan.py): the rendered children and the notes the status carries;
             a release past its progress deadline is rolled back, an undone one held
             (rolling.py);
 3. sync     for each child, compare with what is live and apply only what differs
             (drift.py), so an idle operator writes nothing;
-4. prune    delete an optional child of ours the spec no longer asks for;
+4. prune    delete an optional child of ours the spec no longer asks for, and the
+            canary Deployment of a release that ended;
 5. status   calculate it from the live Deployment (and, while it has not rolled out,
             from its pods, which say why: pods.py, pod_health.py);
 6. write    the status, once, and only if it changed;
-7. events   one per created, updated, repaired or deleted child, and one per phase
+7. events   one per created, updated, repaired or deleted child, one per release
+            step, weight change and analysis result (canary.py), and one per phase
             change.
 
 When the API refuses a child, the failure becomes the status (a condition) and the
@@ -38,14 +42,24 @@ from typing import Any
 from pydantic import ValidationError
 
 from shopmesh_operator import constants as c
+from shopmesh_operator.analysis import AnalysisProvider, NoProvider
 from shopmesh_operator.apply import ApplyError, ClusterApi
 from shopmesh_operator.callers import CallerWaits
+from shopmesh_operator.canary import measurement_due
 from shopmesh_operator.drift import find_drift
-from shopmesh_operator.metrics import CHILD_CHANGES, RECONCILE_SECONDS, RECONCILES, RELEASES
+from shopmesh_operator.metrics import (
+    CANARY_WEIGHT,
+    CHILD_CHANGES,
+    RECONCILE_SECONDS,
+    RECONCILES,
+    RELEASE_EVENTS,
+    RELEASES,
+)
 from shopmesh_operator.models import Microservice, MicroserviceStatus
 from shopmesh_operator.plan import Observations, Plan, plan_children
 from shopmesh_operator.pods import calculate_live_status
 from shopmesh_operator.render import build_authorization_policy, build_deployment
+from shopmesh_operator.render.deployment import canary_name
 from shopmesh_operator.render.metadata import build_selector_labels
 from shopmesh_operator.requeue import Requeue
 from shopmesh_operator.rolling import needs_history
@@ -93,8 +107,9 @@ OPTIONAL_KINDS = (("autoscaling/v2", "HorizontalPodAutoscaler"),)
 class Reconciler:
     """Reconciles Microservices through `api`; one per operator process."""
 
-    def __init__(self, api: ClusterApi) -> None:
+    def __init__(self, api: ClusterApi, analysis: AnalysisProvider | None = None) -> None:
         self.api = api
+        self.analysis = analysis or NoProvider()
         self.callers = CallerWaits()
         self.requeue = Requeue()
         self._locks: weakref.WeakValueDictionary[Ref, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -196,13 +211,16 @@ class Pass:
             live.get("Deployment"),
             out_of_sync=plan.out_of_sync,
             held=plan.held,
+            release=plan.release,
             api=self.api,
         )
-        if live_status.recheck_in is not None:
-            self.reconciler.requeue.later(self.ref, live_status.recheck_in)
+        for recheck in (live_status.recheck_in, plan.release.recheck_in if plan.release else None):
+            if recheck is not None:
+                self.reconciler.requeue.later(self.ref, recheck)
         written = await self.write(live_status.status)
         await self.record(changes)
         await self.record_undo(plan)
+        await self.record_release(plan)
         self.count_releases(live_status.status)
         await self.record_phase(live_status.status)
         return ReconcileResult(tuple(changes), live_status.status, written)
@@ -243,7 +261,24 @@ class Pass:
         if needs_history(ms, rendered, deployment):
             selector = build_selector_labels(ms)
             replica_sets = tuple(await api.list_replica_sets(ms.metadata.namespace, selector))
-        return Observations(known, missing, policy_exists, deployment, replica_sets, now=now_iso())
+        now = now_iso()
+        canary = None
+        if ms.status.rollout.canary is not None:
+            canary = await api.get("apps/v1", "Deployment", ms.metadata.namespace, canary_name(ms))
+        measurements = None
+        analysis = ms.spec.rollout.canary.analysis if ms.spec.rollout.canary else None
+        if analysis is not None and measurement_due(ms, now):
+            measurements = await self.reconciler.analysis.measure(ms, analysis, now=now)
+        return Observations(
+            known,
+            missing,
+            policy_exists,
+            deployment,
+            replica_sets,
+            now=now,
+            canary=canary,
+            measurements=measurements,
+        )
 
     # --- 3. sync ---------------------------------------------------------------------
 
@@ -255,6 +290,10 @@ class Pass:
         live_by_kind: dict[str, dict[str, Any] | None] = {}
         for manifest in plan.children:
             change, live = await self.sync_child(manifest)
+            if manifest["metadata"]["name"] != self.ms.metadata.name:  # the canary
+                if change:
+                    changes.append(change)
+                continue
             if manifest["kind"] == "Deployment" and change is not None and plan.rolls_back:
                 message = plan.held.message if plan.held else "rolled back"
                 change = ChildChange(change.kind, change.name, Action.ROLLED_BACK, message)
@@ -281,8 +320,10 @@ class Pass:
         # the calls on creation.
         if self.never_reconciled:
             live = None
-        elif manifest["kind"] == "Deployment":
+        elif manifest["kind"] == "Deployment" and meta["name"] == self.ms.metadata.name:
             live = self.seen.deployment  # observe read it
+        elif manifest["kind"] == "Deployment":
+            live = self.seen.canary  # observe read it while a release runs
         else:
             live = await api.get(
                 manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"]
@@ -320,6 +361,11 @@ class Pass:
 
     async def prune(self, plan: Plan) -> list[ChildChange]:
         changes: list[ChildChange] = []
+        ended = plan.release is None or plan.release.canary is None
+        if ended and self.ms.status.rollout.canary is not None:  # the release ended this pass
+            name = canary_name(self.ms)
+            await self.api.delete("apps/v1", "Deployment", self.ms.metadata.namespace, name)
+            changes.append(ChildChange("Deployment", name, Action.DELETED))
         for api_version, kind in OPTIONAL_KINDS:
             if (api_version, kind) in plan.rendered:
                 continue
@@ -361,6 +407,21 @@ class Pass:
         await self.api.post_event(
             self.ms.metadata, type_="Normal", reason=held.reason, message=held.message
         )
+
+    async def record_release(self, plan: Plan) -> None:
+        """The release's own Events (steps, weights, analysis results) and metrics."""
+        release = plan.release
+        if release is None:
+            return
+        ms = self.ms
+        for event in release.events:
+            log.info("%s/%s: %s: %s", *self.ref, event.reason, event.message)
+            RELEASE_EVENTS.labels(*self.ref, event.reason).inc()
+            await self.api.post_event(
+                ms.metadata, type_=event.type, reason=event.reason, message=event.message
+            )
+        if ms.spec.rollout.canary is not None or ms.status.rollout.canary is not None:
+            CANARY_WEIGHT.labels(*self.ref).set(release.weight)
 
     def count_releases(self, status: MicroserviceStatus) -> None:
         """One count per release outcome newly in the history."""

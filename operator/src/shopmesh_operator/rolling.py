@@ -31,6 +31,7 @@ from typing import Any
 
 from shopmesh_operator.drift import find_drift
 from shopmesh_operator.models import (
+    CanaryStatus,
     HeldReason,
     HeldRelease,
     Microservice,
@@ -65,6 +66,9 @@ def needs_history(ms: Microservice, rendered: dict[str, Any], live: dict[str, An
     """Whether planning needs the Deployment's ReplicaSets this pass."""
     if live is None or spec_changed(ms):
         return False
+    held = ms.status.rollout.held
+    if ms.status.rollout.canary is not None or (held is not None and held.reason == "Aborted"):
+        return False  # a canary release in progress or aborted (canary.py) is no undo
     return _template_differs(rendered, live) or _deadline_exceeded(live)
 
 
@@ -89,7 +93,7 @@ def plan_rolling(
             "Microservice spec changes"
         )
         held = _still_held(ms) or _hold(ms, "RolloutUndone", running, message, now)
-        return RollingPlan(_with_template(rendered, running), held=held)
+        return RollingPlan(with_template(rendered, running), held=held)
     if _deadline_exceeded(live):
         target = _rollback_target(ms, running, replica_sets)
         if target is not None:
@@ -99,7 +103,7 @@ def plan_rolling(
                 f"rolled back to {image_of(target)}. Change the spec to release again"
             )
             held = _hold(ms, "RolledBack", target, message, now)
-            return RollingPlan(_with_template(rendered, target), held=held, rolls_back=True)
+            return RollingPlan(with_template(rendered, target), held=held, rolls_back=True)
     return RollingPlan(rendered)
 
 
@@ -116,9 +120,16 @@ def _hold(
 
 
 def release_status(
-    ms: Microservice, held: HeldRelease | None, *, available: bool, now: str
+    ms: Microservice,
+    held: HeldRelease | None,
+    *,
+    available: bool,
+    now: str,
+    canary: CanaryStatus | None = None,
+    steered: str | None = None,
 ) -> RolloutStatus:
-    """status.rollout after this pass: the stable image, the held release, the history."""
+    """status.rollout after this pass: the stable image, the held release, the history,
+    the canary release in progress and the last command carried out."""
     previous = ms.status.rollout
     history = list(previous.history)
     stable = previous.stable_image
@@ -135,7 +146,13 @@ def release_status(
             history.append(
                 Release(generation=generation, image=ms.spec.image, outcome="Released", at=now)
             )
-    return RolloutStatus(stable_image=stable, held=held, history=tuple(history[-HISTORY_LENGTH:]))
+    return RolloutStatus(
+        stable_image=stable,
+        held=held,
+        history=tuple(history[-HISTORY_LENGTH:]),
+        canary=canary,
+        steered=steered,
+    )
 
 
 def image_of(template: dict[str, Any]) -> str:
@@ -213,5 +230,5 @@ def _why_not_ready(ms: Microservice) -> str:
     return f" ({degraded.message})"
 
 
-def _with_template(rendered: dict[str, Any], template: dict[str, Any]) -> dict[str, Any]:
+def with_template(rendered: dict[str, Any], template: dict[str, Any]) -> dict[str, Any]:
     return {**rendered, "spec": {**rendered["spec"], "template": template}}

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from shopmesh_operator.canary import CanaryPlan
 from shopmesh_operator.models import (
     Condition,
     ConditionType,
@@ -43,6 +44,7 @@ def calculate_status(
     pods: Sequence[dict[str, Any]] = (),
     pod_events: Sequence[dict[str, Any]] = (),
     now: str | None = None,
+    release: CanaryPlan | None = None,
 ) -> MicroserviceStatus:
     """Status of `ms` given its live Deployment (None when it does not exist yet).
 
@@ -50,13 +52,23 @@ def calculate_status(
     (for example an allowed caller that does not exist); None when all are.
     `pods` and `pod_events` are the Deployment's pods and their Events, read only
     while it is not Ready; they explain a rollout that does not progress.
-    `held` is the release the operator holds back (rolled back, or undone by a user).
+    `held` is the release the operator holds back (rolled back, undone by a user, or an
+    aborted canary). `release` is this pass's canary release (canary.py): while one runs,
+    the stable Deployment is judged on the image it runs, and the phase is Progressing
+    (or Paused) with the release's progress as the message.
     """
     stamp = now or now_iso()
     problem = diagnose_pods(pods, pod_events, now=datetime.fromisoformat(stamp)) if pods else None
+    canary = release.state if release else None
     image = held.running_image if held else ms.spec.image
+    if canary is not None and deployment is not None:
+        image = image_of(deployment.get("spec", {}).get("template", {}))
     phase, ready, progressing, degraded = _judge(ms, deployment, problem, image)
-    if held is not None and held.reason == "RolledBack":
+    if canary is not None and release is not None and phase not in ("Degraded", "Failed"):
+        phase = "Paused" if canary.paused else "Progressing"
+        reason = canary.paused or "Canary"
+        progressing = _cond("Progressing", True, reason, release.progress or "")
+    if held is not None and held.reason in ("RolledBack", "Aborted"):
         phase = "Degraded"
         ready = _cond("Ready", ready.status == "True", held.reason, held.message)
         progressing = _cond("Progressing", False, held.reason, held.message)
@@ -78,7 +90,14 @@ def calculate_status(
             _carry_time(previous.condition(cond.type), cond, stamp, generation)
             for cond in (ready, progressing, degraded, sync)
         ),
-        rollout=release_status(ms, held, available=phase == "Ready" and held is None, now=stamp),
+        rollout=release_status(
+            ms,
+            held,
+            available=phase == "Ready" and held is None and canary is None,
+            now=stamp,
+            canary=canary,
+            steered=release.steered if release else ms.status.rollout.steered,
+        ),
     )
 
 

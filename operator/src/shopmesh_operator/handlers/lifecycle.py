@@ -1,5 +1,6 @@
 """Operator start-up and shutdown: kopf settings, the one API client and the one
-`Reconciler` in `memo`, and the background tasks kopf does not run for us: the child watches, the
+`Reconciler` in `memo` (with the canary analysis provider: Prometheus at
+SHOPMESH_PROMETHEUS_URL), and the background tasks kopf does not run for us: the child watches, the
 safety-net resync and the memory trim (all gated by peering where it matters)."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import kopf
 
 from shopmesh_operator import constants as c
 from shopmesh_operator import metrics
+from shopmesh_operator.analysis import PrometheusProvider
 from shopmesh_operator.apply import KubeApi
 from shopmesh_operator.memory import trim_forever
 from shopmesh_operator.peering import PeeringGate
@@ -36,7 +38,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     if port:
         metrics.serve(int(port))
     memo.api = await KubeApi.connect()
-    memo.reconciler = reconciler = Reconciler(memo.api)
+    prometheus = os.environ.get("SHOPMESH_PROMETHEUS_URL")
+    memo.analysis = PrometheusProvider(prometheus) if prometheus else None
+    memo.reconciler = reconciler = Reconciler(memo.api, memo.analysis)
     namespaces = [ns for ns in os.environ.get("SHOPMESH_NAMESPACES", "").split(",") if ns]
     interval = float(os.environ.get("SHOPMESH_RESYNC_SECONDS", "300"))
     gate = PeeringGate(
@@ -63,6 +67,6 @@ async def close(memo: kopf.Memo, **_: Any) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-    api = getattr(memo, "api", None)
-    if api is not None:
-        await api.close()
+    for client in (getattr(memo, "api", None), getattr(memo, "analysis", None)):
+        if client is not None:
+            await client.close()

@@ -12,7 +12,7 @@ from typing import Any
 from shopmesh_operator.models import Microservice
 from shopmesh_operator.render.authorization_policy import build_authorization_policy
 from shopmesh_operator.render.autoscaler import build_autoscaler
-from shopmesh_operator.render.deployment import build_deployment
+from shopmesh_operator.render.deployment import build_canary_deployment, build_deployment
 from shopmesh_operator.render.destination_rule import build_destination_rule
 from shopmesh_operator.render.disruption_budget import build_disruption_budget
 from shopmesh_operator.render.peer_authentication import build_peer_authentication
@@ -24,6 +24,7 @@ from shopmesh_operator.render.virtual_service import build_virtual_service
 __all__ = [
     "build_authorization_policy",
     "build_autoscaler",
+    "build_canary_deployment",
     "build_children",
     "build_deployment",
     "build_destination_rule",

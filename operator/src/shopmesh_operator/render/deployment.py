@@ -51,6 +51,31 @@ def build_deployment(ms: Microservice) -> dict[str, Any]:
     }
 
 
+def canary_name(ms: Microservice) -> str:
+    """The canary Deployment's name; its pods' names start with it and a dash."""
+    return f"{ms.metadata.name}-{c.TRACK_CANARY}"
+
+
+def build_canary_deployment(ms: Microservice, replicas: int) -> dict[str, Any]:
+    """The Deployment of a canary release (canary.py): the spec's pods, labelled with the
+    canary track, beside the stable Deployment and behind the same Service. Its selector
+    adds the track, so the two Deployments never count each other's pods."""
+    stable = build_deployment(ms)
+    selector = {**build_selector_labels(ms), c.LABEL_TRACK: c.TRACK_CANARY}
+    template = stable["spec"]["template"]
+    labels = {**template["metadata"]["labels"], c.LABEL_TRACK: c.TRACK_CANARY}
+    return {
+        **stable,
+        "metadata": build_metadata(ms, name=canary_name(ms)),
+        "spec": {
+            **{k: v for k, v in stable["spec"].items() if k != "replicas"},
+            "replicas": replicas,
+            "selector": {"matchLabels": selector},
+            "template": {**template, "metadata": {**template["metadata"], "labels": labels}},
+        },
+    }
+
+
 def build_scrape_annotations(ms: Microservice) -> dict[str, str]:
     """Where the pod's metrics are, in the prometheus.io convention. In an Istio mesh,
     metrics merging (on by default) reads these, rewrites them to the sidecar agent's

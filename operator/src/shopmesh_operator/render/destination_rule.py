@@ -1,6 +1,7 @@
 """Istio DestinationRule: ISTIO_MUTUAL TLS (unless mTLS is disabled), the load
 balancer, connection-pool limits and outlier detection from spec.mesh.circuitBreaker,
-and the release-track subsets the VirtualService routes to.
+and the release-track subsets the VirtualService routes to (stable, and canary for
+the Canary strategy).
 Used by render/__init__.py."""
 
 from __future__ import annotations
@@ -14,6 +15,13 @@ from shopmesh_operator.render.metadata import build_metadata
 
 def service_host(ms: Microservice) -> str:
     return f"{ms.metadata.name}.{ms.metadata.namespace}.svc.cluster.local"
+
+
+def _tracks(ms: Microservice) -> tuple[str, ...]:
+    """The subsets: a canary release routes between stable and canary (traffic.py)."""
+    if ms.spec.rollout.strategy == "Canary":
+        return (c.TRACK_STABLE, c.TRACK_CANARY)
+    return (c.TRACK_STABLE,)
 
 
 def build_destination_rule(ms: Microservice) -> dict[str, Any]:
@@ -44,6 +52,6 @@ def build_destination_rule(ms: Microservice) -> dict[str, Any]:
         "spec": {
             "host": service_host(ms),
             "trafficPolicy": policy,
-            "subsets": [{"name": c.TRACK_STABLE, "labels": {c.LABEL_TRACK: c.TRACK_STABLE}}],
+            "subsets": [{"name": track, "labels": {c.LABEL_TRACK: track}} for track in _tracks(ms)],
         },
     }

@@ -1,0 +1,90 @@
+"""A Microservice releasing with the Canary strategy and the Deployments the cluster
+shows it, for the canary tests (pure and through reconcile)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from shopmesh_operator.models import Microservice
+from shopmesh_operator.render import build_canary_deployment, build_deployment
+
+from .fake_cluster import microservice_body
+
+V1, V2, V3 = "shopmesh/cart:1.0", "shopmesh/cart:2.0", "shopmesh/cart:3.0"
+T0 = "2026-12-03T10:00:00Z"
+
+STEPS: list[dict[str, Any]] = [
+    {"setWeight": 20},
+    {"pause": {"duration": "30s"}},
+    {"analysis": {"measurements": 2}},
+    {"setWeight": 50},
+    {"pause": {}},
+]
+ANALYSIS: dict[str, Any] = {
+    "interval": "10s",
+    "failureLimit": 2,
+    "minRequests": 10,
+    "metrics": [{"name": "success-rate", "min": 99}, {"name": "latency-p99", "maxMs": 500}],
+}
+
+
+def canary_spec(image: str = V2, steps: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "image": image,
+        "replicas": 2,
+        "mesh": {"mtls": "DISABLE"},
+        "rollout": {
+            "strategy": "Canary",
+            "canary": {"steps": steps if steps is not None else STEPS, "analysis": ANALYSIS},
+        },
+    }
+
+
+def releasing(
+    image: str = V2,
+    *,
+    generation: int = 2,
+    observed: int | None = 1,
+    rollout: dict[str, Any] | None = None,
+    annotations: dict[str, str] | None = None,
+    steps: list[dict[str, Any]] | None = None,
+) -> Microservice:
+    """shop/cart at `generation` asking for `image`; the last pass saw `observed`."""
+    body = microservice_body(generation=generation, spec=canary_spec(image, steps))
+    if annotations:
+        body["metadata"]["annotations"] = annotations
+    status: dict[str, Any] = {"rollout": {"stableImage": V1, **(rollout or {})}}
+    if observed is not None:
+        status["observedGeneration"] = observed
+    return Microservice.from_body({**body, "status": status})
+
+
+def available(deployment: dict[str, Any], replicas: int | None = None) -> dict[str, Any]:
+    """`deployment` as its controller reports it once every pod is available."""
+    live = copy.deepcopy(deployment)
+    count = replicas if replicas is not None else live["spec"].get("replicas", 1)
+    live["spec"]["replicas"] = count
+    live["metadata"]["generation"] = 1
+    live["status"] = {
+        "observedGeneration": 1,
+        "replicas": count,
+        "updatedReplicas": count,
+        "readyReplicas": count,
+        "availableReplicas": count,
+    }
+    return live
+
+
+def stable_running(image: str = V1) -> dict[str, Any]:
+    """The stable Deployment, every pod available, running `image`."""
+    return available(build_deployment(releasing(image)))
+
+
+def canary_running(replicas: int, image: str = V2) -> dict[str, Any]:
+    return available(build_canary_deployment(releasing(image), replicas))
+
+
+def image_of(deployment: dict[str, Any] | None) -> str:
+    assert deployment is not None
+    return str(deployment["spec"]["template"]["spec"]["containers"][0]["image"])

@@ -1,0 +1,313 @@
+"""The Canary step function, pure: from a Microservice, the live Deployments, the
+measurements and a time, the Deployments to sync and the new release state.
+
+The release used throughout (canary_support.STEPS): setWeight 20, pause 30s, analysis
+x2, setWeight 50, pause until promoted; analysis every 10s, failureLimit 2.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shopmesh_operator.analysis import judge
+from shopmesh_operator.canary import CanaryPlan, CanarySeen, measurement_due, plan_canary
+from shopmesh_operator.models import AnalysisMetric, Measurement, Microservice
+from shopmesh_operator.render import build_deployment
+from shopmesh_operator.steering import ANNOTATION, Command
+
+from .canary_support import (
+    T0,
+    V1,
+    V2,
+    V3,
+    canary_running,
+    image_of,
+    releasing,
+    stable_running,
+)
+
+SUCCESS = AnalysisMetric(name="success-rate", min=99)
+LATENCY = AnalysisMetric(name="latency-p99", max_ms=500)
+
+
+def at(seconds: int) -> str:
+    return f"2026-12-03T10:{seconds // 60:02d}:{seconds % 60:02d}Z"
+
+
+def state(step: int, weight: int, *, started: int = 0, **more: Any) -> dict[str, Any]:
+    """status.rollout.canary on the wire: generation 2 releasing V2."""
+    return {
+        "generation": 2,
+        "image": V2,
+        "step": step,
+        "stepStartedAt": at(started),
+        "weight": weight,
+        **more,
+    }
+
+
+def in_release(step: int, weight: int, **more: Any) -> Microservice:
+    return releasing(observed=2, rollout={"canary": state(step, weight, **more)})
+
+
+def plan(
+    ms: Microservice,
+    *,
+    canary: dict[str, Any] | None = None,
+    stable: dict[str, Any] | None = None,
+    measurements: tuple[Measurement, ...] | None = None,
+    now: int = 0,
+) -> CanaryPlan:
+    seen = CanarySeen(
+        stable=stable or stable_running(V1),
+        canary=canary,
+        measurements=measurements,
+        now=at(now),
+    )
+    return plan_canary(ms, build_deployment(ms), seen)
+
+
+def reasons(result: CanaryPlan) -> list[str]:
+    return [event.reason for event in result.events]
+
+
+def measured(success: float, latency: float, requests: float = 100) -> tuple[Measurement, ...]:
+    return (
+        judge(SUCCESS, success, requests, min_requests=10, at=T0),
+        judge(LATENCY, latency, requests, min_requests=10, at=T0),
+    )
+
+
+def test_a_new_generation_starts_a_release_beside_the_stable_deployment() -> None:
+    result = plan(releasing())
+
+    assert result.state is not None
+    assert (result.state.step, result.state.weight, result.state.image) == (0, 20, V2)
+    assert image_of(result.deployment) == V1  # the stable side keeps its template
+    assert result.canary is not None and image_of(result.canary) == V2
+    assert result.canary["metadata"]["name"] == "cart-canary"
+    assert result.canary["spec"]["replicas"] == 1  # 20% beside 2 stable pods
+    assert reasons(result) == ["ReleaseStarted", "CanaryStep"]
+    assert result.progress is not None and "step 1/5 (setWeight 20)" in result.progress
+
+
+def test_the_weight_step_waits_for_the_canary_pods() -> None:
+    result = plan(in_release(0, 20), canary=None, now=5)
+
+    assert result.state is not None and result.state.step == 0
+    assert result.events == ()
+
+
+@pytest.mark.parametrize(
+    ("step", "weight", "now", "canary_pods", "expected_step", "recheck"),
+    [
+        # setWeight 20 done once its pod is available; pause 30s starts, but the next
+        # measurement (every 10 s) comes first
+        (0, 20, 5, 1, 1, 10.0),
+        # pause 30s started at 0: still 10 s to go at 20
+        (1, 20, 20, 1, 1, 10.0),
+        # pause over at 30; the analysis step waits for its passes
+        (1, 20, 30, 1, 2, None),
+    ],
+)
+def test_steps_are_walked_in_order(
+    step: int,
+    weight: int,
+    now: int,
+    canary_pods: int,
+    expected_step: int,
+    recheck: float | None,
+) -> None:
+    ms = in_release(step, weight, analysis={"measuredAt": at(now)})
+    result = plan(ms, canary=canary_running(canary_pods), now=now)
+
+    assert result.state is not None and result.state.step == expected_step
+    if recheck is not None:
+        assert result.recheck_in == pytest.approx(recheck)
+
+
+def test_an_analysis_step_is_done_after_its_passes_in_a_row() -> None:
+    ms = in_release(2, 20, analysis={"measuredAt": at(30), "passes": 1})
+    result = plan(ms, canary=canary_running(1), measurements=measured(100, 40), now=40)
+
+    assert result.state is not None
+    assert result.state.step == 3 and result.state.weight == 50  # entered setWeight 50
+    assert result.canary is not None and result.canary["spec"]["replicas"] == 2
+    assert reasons(result) == ["AnalysisPassed", "CanaryStep"]
+
+
+def test_a_failed_measurement_counts_and_the_limit_aborts() -> None:
+    ms = in_release(2, 20, analysis={"measuredAt": at(30), "failures": 0})
+    first = plan(ms, canary=canary_running(1), measurements=measured(50, 40), now=40)
+    assert first.state is not None and first.state.analysis.failures == 1
+    assert first.held is None and reasons(first) == ["AnalysisFailed"]
+
+    ms = in_release(2, 20, analysis={"measuredAt": at(30), "failures": 1})
+    second = plan(ms, canary=canary_running(1), measurements=measured(50, 40), now=40)
+
+    assert second.state is None and second.canary is None and second.weight == 0
+    assert second.held is not None and second.held.reason == "Aborted"
+    assert image_of(second.deployment) == V1
+    for part in ("success-rate 50", ">= 99%", "100 requests"):
+        assert part in second.held.message
+    assert reasons(second) == ["AnalysisFailed", "Aborted"]
+
+
+def test_too_little_traffic_is_inconclusive_and_pauses() -> None:
+    ms = in_release(2, 20, analysis={"measuredAt": at(30), "passes": 1})
+    few = measured(100, 40, requests=3)
+    result = plan(ms, canary=canary_running(1), measurements=few, now=40)
+
+    assert result.state is not None and result.state.paused == "Inconclusive"
+    assert "fewer than minRequests 10" in result.state.pause_message
+    assert result.state.analysis.passes == 0 and result.state.step == 2
+    assert reasons(result) == ["AnalysisInconclusive"]
+
+
+def test_a_pause_without_duration_waits_for_promote() -> None:
+    ms = in_release(4, 50, analysis={"measuredAt": at(0)})
+    waiting = plan(ms, canary=canary_running(2), now=100)
+    assert waiting.state is not None and waiting.state.paused == "PauseStep"
+
+    command = Command(id="c1", verb="promote")
+    ms = releasing(
+        observed=2,
+        rollout={"canary": state(4, 50, paused="PauseStep")},
+        annotations={ANNOTATION: command.encode()},
+    )
+    promoted = plan(ms, canary=canary_running(2), now=101)
+
+    assert promoted.steered == "c1"
+    assert promoted.state is not None and promoted.state.step == 5  # promoting
+    assert image_of(promoted.deployment) == V2  # the stable side rolls to the new image
+    assert promoted.canary is not None  # and the canary serves until it has
+    assert reasons(promoted) == ["PromotedByUser", "Promoting"]
+
+
+def test_promotion_ends_when_the_stable_deployment_has_rolled_out() -> None:
+    ms = in_release(5, 50)
+    result = plan(ms, stable=stable_running(V2), canary=canary_running(2), now=200)
+
+    assert result.state is None and result.canary is None and result.weight == 0
+    assert image_of(result.deployment) == V2
+    assert reasons(result) == ["Promoted"]
+
+
+@pytest.mark.parametrize(
+    ("verb", "full", "expected"),
+    [
+        ("promote", False, {"step": 2, "paused": None}),
+        ("promote", True, {"step": 5, "paused": None}),
+        ("pause", False, {"step": 1, "paused": "Paused"}),
+    ],
+)
+def test_commands_steer_the_release(verb: str, full: bool, expected: dict[str, Any]) -> None:
+    command = Command(id="c7", verb=verb, full=full)  # type: ignore[arg-type]
+    ms = releasing(
+        observed=2,
+        rollout={"canary": state(1, 20)},
+        annotations={ANNOTATION: command.encode()},
+    )
+    result = plan(ms, canary=canary_running(1), now=5)
+
+    assert result.steered == "c7"
+    assert result.state is not None
+    assert {"step": result.state.step, "paused": result.state.paused} == expected
+
+
+def test_a_command_is_carried_out_once() -> None:
+    command = Command(id="c7", verb="promote")
+    ms = releasing(
+        observed=2,
+        rollout={"canary": state(1, 20), "steered": "c7"},
+        annotations={ANNOTATION: command.encode()},
+    )
+    result = plan(ms, canary=canary_running(1), now=5)
+
+    assert result.state is not None and result.state.step == 1
+
+
+def test_abort_and_retry() -> None:
+    abort = Command(id="a1", verb="abort")
+    ms = releasing(
+        observed=2, rollout={"canary": state(1, 20)}, annotations={ANNOTATION: abort.encode()}
+    )
+    aborted = plan(ms, canary=canary_running(1), now=5)
+    assert aborted.held is not None and aborted.held.reason == "Aborted"
+    assert "kubectl shopmesh abort" in aborted.held.message
+    assert aborted.canary is None and image_of(aborted.deployment) == V1
+
+    held = aborted.held.model_dump(by_alias=True)
+    still = plan(releasing(observed=2, rollout={"held": held, "steered": "a1"}), now=10)
+    assert still.held is not None and still.state is None and still.canary is None
+
+    retry = Command(id="r1", verb="retry")
+    ms = releasing(
+        observed=2,
+        rollout={"held": held, "steered": "a1"},
+        annotations={ANNOTATION: retry.encode()},
+    )
+    again = plan(ms, now=20)
+    assert again.held is None and again.state is not None and again.state.step == 0
+    assert again.canary is not None and reasons(again) == ["Retried", "CanaryStep"]
+
+
+def test_a_new_generation_supersedes_the_release_in_progress() -> None:
+    body_state = state(3, 50)
+    ms = releasing(V3, generation=3, observed=2, rollout={"canary": body_state})
+    result = plan(ms, canary=canary_running(2), now=50)
+
+    assert result.state is not None
+    assert (result.state.generation, result.state.image, result.state.step) == (3, V3, 0)
+    assert result.canary is not None and image_of(result.canary) == V3
+    assert "replacing the release of generation 2" in result.events[0].message
+
+
+def test_canary_pods_that_never_become_available_abort_the_release() -> None:
+    ms = in_release(0, 20)
+    result = plan(ms, canary=None, now=601)  # progressDeadlineSeconds defaults to 600
+
+    assert result.held is not None and "did not become available within 600s" in result.held.message
+
+
+def test_a_pass_repeated_with_the_same_inputs_changes_nothing() -> None:
+    """What an operator restarted mid-release does: the status says where it was."""
+    ms = in_release(1, 20, started=0, analysis={"measuredAt": at(5)})
+    first = plan(ms, canary=canary_running(1), now=12)
+    again = plan(ms, canary=canary_running(1), now=12)
+
+    assert first.state == again.state and first.state is not None
+    assert first.state.step == 1 and first.events == () == again.events
+
+
+@pytest.mark.parametrize(
+    ("rollout", "now", "due"),
+    [
+        ({"canary": state(1, 20, analysis={"measuredAt": at(0)})}, 10, True),
+        ({"canary": state(1, 20, analysis={"measuredAt": at(0)})}, 9, False),
+        ({"canary": state(1, 20)}, 100, False),  # the window has not opened
+        ({"canary": state(0, 0, analysis={"measuredAt": at(0)})}, 100, False),  # no traffic
+        ({"canary": state(1, 20, paused="Paused", analysis={"measuredAt": at(0)})}, 100, False),
+        ({"canary": state(5, 50, analysis={"measuredAt": at(0)})}, 100, False),  # promoting
+        ({}, 100, False),
+    ],
+)
+def test_measurement_due(rollout: dict[str, Any], now: int, due: bool) -> None:
+    assert measurement_due(releasing(observed=2, rollout=rollout), at(now)) is due
+
+
+def test_the_rolling_strategy_is_not_a_canary() -> None:
+    ms = releasing()
+    rolling = ms.model_copy(
+        update={"spec": ms.spec.model_copy(update={"rollout": type(ms.spec.rollout)()})}
+    )
+    result = plan_canary(
+        rolling,
+        build_deployment(rolling),
+        CanarySeen(stable=stable_running(V1), canary=None, now=T0),
+    )
+
+    assert result.state is None and result.canary is None
+    assert image_of(result.deployment) == V2
