@@ -158,10 +158,120 @@ class Mesh(_Model):
         return self
 
 
+#: The analysis metrics built on the services' standard HTTP metrics (analysis.py).
+BUILTIN_METRICS = ("success-rate", "latency-p99")
+
+
+class AnalysisMetric(_Model):
+    """One check of an analysis: `success-rate` (min, percent of non-5xx answers),
+    `latency-p99` (maxMs), or any other name with a PromQL `query` and min and/or max."""
+
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)
+    min: float | None = None
+    max: float | None = None
+    max_ms: float | None = Field(default=None, gt=0)
+    query: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _fits_its_kind(self) -> AnalysisMetric:
+        if self.name == "success-rate":
+            if self.min is None or not 0 <= self.min <= 100:
+                raise ValueError("analysis metric success-rate needs min, a percentage 0..100")
+            if self.max is not None or self.max_ms is not None or self.query is not None:
+                raise ValueError("analysis metric success-rate takes min only")
+        elif self.name == "latency-p99":
+            if self.max_ms is None:
+                raise ValueError("analysis metric latency-p99 needs maxMs")
+            if self.min is not None or self.max is not None or self.query is not None:
+                raise ValueError("analysis metric latency-p99 takes maxMs only")
+        else:
+            if self.query is None:
+                raise ValueError(
+                    f"analysis metric {self.name}: a custom metric needs a query "
+                    f"(built in: {', '.join(BUILTIN_METRICS)})"
+                )
+            if self.min is None and self.max is None:
+                raise ValueError(f"analysis metric {self.name} needs min or max")
+            if self.max_ms is not None:
+                raise ValueError(f"analysis metric {self.name}: maxMs is for latency-p99")
+        return self
+
+
+class Analysis(_Model):
+    """Measured every `interval` while the canary takes traffic; `failureLimit` failed
+    measurements abort the release; fewer than `minRequests` requests in an interval is
+    inconclusive (the release pauses and says so), never a pass."""
+
+    interval: str = Field(default="30s", pattern=DURATION_PATTERN)
+    failure_limit: int = Field(default=1, ge=1, le=100)
+    min_requests: int = Field(default=10, ge=1)
+    metrics: tuple[AnalysisMetric, ...] = Field(min_length=1, max_length=10)
+
+    @model_validator(mode="after")
+    def _interval_bounds(self) -> Analysis:
+        if not 5_000 <= duration_ms(self.interval) <= 3_600_000:
+            raise ValueError("analysis.interval must be between 5s and 1h")
+        names = [metric.name for metric in self.metrics]
+        if len(set(names)) != len(names):
+            raise ValueError("analysis.metrics: each name once")
+        return self
+
+    @property
+    def interval_seconds(self) -> float:
+        return duration_ms(self.interval) / 1000
+
+
+class Pause(_Model):
+    """Wait `duration`, or without one until `kubectl shopmesh promote`."""
+
+    duration: str | None = Field(default=None, pattern=DURATION_PATTERN)
+
+
+class AnalysisStep(_Model):
+    """Wait until `measurements` analysis measurements in a row have passed."""
+
+    measurements: int = Field(default=3, ge=1, le=100)
+
+
+class CanaryStep(_Model):
+    set_weight: int | None = Field(default=None, ge=0, le=100)
+    pause: Pause | None = None
+    analysis: AnalysisStep | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> CanaryStep:
+        if sum(part is not None for part in (self.set_weight, self.pause, self.analysis)) != 1:
+            raise ValueError("a canary step is exactly one of setWeight, pause or analysis")
+        return self
+
+
+class Canary(_Model):
+    steps: tuple[CanaryStep, ...] = Field(min_length=1, max_length=50)
+    #: istio: VirtualService weights; replicas: the share of pods behind the one Service.
+    #: Unset: istio when mesh mTLS is on, else replicas.
+    traffic_routing: Literal["istio", "replicas"] | None = None
+    analysis: Analysis | None = None
+
+    @model_validator(mode="after")
+    def _analysis_steps_need_analysis(self) -> Canary:
+        if self.analysis is None and any(step.analysis for step in self.steps):
+            raise ValueError("canary: an analysis step needs canary.analysis")
+        return self
+
+
 class Rollout(_Model):
-    strategy: Literal["Rolling"] = "Rolling"
+    strategy: Literal["Rolling", "Canary"] = "Rolling"
     #: How long new pods may take to become ready before the release is rolled back.
     progress_deadline_seconds: int = Field(default=600, ge=10, le=86400)
+    canary: Canary | None = None
+
+    @model_validator(mode="after")
+    def _strategy_has_its_block(self) -> Rollout:
+        if self.strategy == "Canary" and self.canary is None:
+            raise ValueError("rollout.strategy Canary needs rollout.canary (its steps)")
+        if self.strategy != "Canary" and self.canary is not None:
+            raise ValueError("rollout.canary is only read with rollout.strategy Canary")
+        return self
 
 
 class MicroserviceSpec(_Model):
@@ -186,10 +296,11 @@ class ObjectRef(_Model):
     namespace: str
     uid: str = ""
     generation: int = 0
+    annotations: dict[str, str] = Field(default_factory=dict)
 
 
 ConditionType = Literal["Ready", "Progressing", "Degraded", "OutOfSync"]
-Phase = Literal["Pending", "Progressing", "Ready", "Degraded", "Failed"]
+Phase = Literal["Pending", "Progressing", "Paused", "Ready", "Degraded", "Failed"]
 
 
 class Condition(_Model):
@@ -207,12 +318,13 @@ class Condition(_Model):
     observed_generation: int | None = None
 
 
-HeldReason = Literal["RolledBack", "RolloutUndone"]
+HeldReason = Literal["RolledBack", "RolloutUndone", "Aborted"]
 
 
 class HeldRelease(_Model):
     """A spec generation whose pod template the operator does not apply: it rolled it
-    back itself (`RolledBack`) or a user ran `kubectl rollout undo` (`RolloutUndone`)."""
+    back itself (`RolledBack`), a user ran `kubectl rollout undo` (`RolloutUndone`), or a
+    canary was aborted by its analysis or by a user (`Aborted`)."""
 
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
@@ -235,8 +347,58 @@ class Release(_Model):
 
     generation: int
     image: str
-    outcome: Literal["Released", "RolledBack", "RolloutUndone"]
+    outcome: Literal["Released", "RolledBack", "RolloutUndone", "Aborted"]
     at: str
+
+
+class _Status(_Model):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
+    )
+
+
+Verdict = Literal["Successful", "Failed", "Inconclusive"]
+
+
+class Measurement(_Status):
+    """One analysis metric measured once."""
+
+    metric: str
+    #: None: Prometheus had no value (no data is inconclusive).
+    value: float | None = None
+    #: What passes, as people read it: ">= 99", "<= 500ms".
+    threshold: str
+    verdict: Verdict
+    #: Requests the canary served in the window measured.
+    requests: float | None = None
+    message: str = ""
+    at: str
+
+
+class AnalysisStatus(_Status):
+    measured_at: str | None = None
+    failures: int = 0
+    #: Passing measurements in a row during the current analysis step.
+    passes: int = 0
+    #: The last measurements, newest last.
+    measurements: tuple[Measurement, ...] = ()
+
+
+class CanaryStatus(_Status):
+    """A canary release in progress; its whole state, so a new operator resumes it."""
+
+    generation: int
+    image: str
+    #: Index of the current step; len(steps) means every step is done (promoting).
+    step: int = 0
+    step_started_at: str
+    #: The share of traffic the canary is given, percent.
+    weight: int = 0
+    #: Why the release waits for a person: Paused (kubectl shopmesh pause), PauseStep (a
+    #: pause without duration), Inconclusive (too little traffic to judge).
+    paused: Literal["Paused", "PauseStep", "Inconclusive"] | None = None
+    pause_message: str = ""
+    analysis: AnalysisStatus = Field(default_factory=AnalysisStatus)
 
 
 class RolloutStatus(_Model):
@@ -251,6 +413,10 @@ class RolloutStatus(_Model):
     held: HeldRelease | None = None
     #: The last releases, newest last (at most `HISTORY_LENGTH`).
     history: tuple[Release, ...] = ()
+    #: The canary release in progress (strategy Canary).
+    canary: CanaryStatus | None = None
+    #: The id of the last `kubectl shopmesh` command handled (see steering.py).
+    steered: str | None = None
 
 
 class MicroserviceStatus(_Model):
