@@ -39,7 +39,11 @@ cmd_host_address() {
   if ! ip link show "$HOST_IFACE" >/dev/null 2>&1; then
     ip link add "$HOST_IFACE" type bridge || die "cannot create the interface $HOST_IFACE"
   fi
-  ip addr show dev "$HOST_IFACE" | grep -q "inet $HOST_ADDR/" || ip addr add "$HOST_ADDR/32" dev "$HOST_IFACE"
+  # Read first, then match: `ip ... | grep -q` fails under pipefail when grep stops reading
+  # early (SIGPIPE), and the address would then be added twice ("already assigned").
+  local addrs
+  addrs="$(ip -4 -o addr show dev "$HOST_IFACE")"
+  [[ "$addrs" == *" $HOST_ADDR/"* ]] || ip addr add "$HOST_ADDR/32" dev "$HOST_IFACE"
   ip link set "$HOST_IFACE" up
 }
 

@@ -17,6 +17,8 @@
 #   up       start it, or, when it runs, rewrite the configuration and reload it (SIGHUP)
 #   down     stop it (the data stays; stack.sh down --purge deletes it with the stack)
 #   status   one line like stack.sh status's; exit 1 if it does not answer
+# Also on the host address pods reach ($HOST_ADDR, when it exists), for the operator's
+# canary analysis (SHOPMESH_PROMETHEUS_URL, the chart's analysis.prometheusUrl).
 # Port: SHOPMESH_PROMETHEUS_PORT (19090). Binary: SHOPMESH_PROMETHEUS_BIN (another
 # Prometheus, promtool beside it; with one built without Kubernetes service discovery,
 # such as Debian's, also SHOPMESH_PROMETHEUS_K8S_SD=0, which leaves the Kubernetes jobs out).
@@ -206,12 +208,19 @@ prom_up() {
   if (exec 3<>"/dev/tcp/127.0.0.1/$PROM_PORT") 2>/dev/null; then
     die "port $PROM_PORT (for Prometheus) is already taken by another process; stop it or set SHOPMESH_PROMETHEUS_PORT to a free port"
   fi
-  log "starting Prometheus on 127.0.0.1:$PROM_PORT (targets: $PROM_TARGETS/*.json)"
+  # Pods on the real node (the operator's canary analysis) reach it at the host address,
+  # when that address exists (ci/cluster/node.sh host-address, made by stack.sh as root).
+  local HOST_LISTEN=""
+  if command -v ip >/dev/null && [[ "$(ip -4 -o addr show 2>/dev/null)" == *" $HOST_ADDR/"* ]]; then
+    HOST_LISTEN="$HOST_ADDR:$PROM_PORT"
+  fi
+  log "starting Prometheus on 127.0.0.1:$PROM_PORT${HOST_LISTEN:+ and $HOST_LISTEN} (targets: $PROM_TARGETS/*.json)"
   (cd "$PROM_DIR" && exec setsid nohup "$PROM_BIN" \
     --config.file="$PROM_CONFIG" \
     --storage.tsdb.path="$(prom_data)" \
     --storage.tsdb.retention.time=2d \
     --web.listen-address="127.0.0.1:$PROM_PORT" \
+    ${HOST_LISTEN:+--web.listen-address="$HOST_LISTEN"} \
     >>"$PROM_LOG" 2>&1 </dev/null) &
   echo $! > "$PROM_PID"
   for ((i = 0; i < 300; i++)); do

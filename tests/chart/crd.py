@@ -17,8 +17,12 @@ CRD_PATH = CHART / "crds/microservices.shopmesh.io.yaml"
 
 
 def _strict(node: dict[str, Any]) -> dict[str, Any]:
-    """The schema with additionalProperties: false wherever the CRD would prune."""
+    """The schema with additionalProperties: false wherever the CRD would prune, and
+    OpenAPI v3.0's `minimum: 0, exclusiveMinimum: true` in Draft 7's spelling."""
     node = dict(node)
+    for bound, exclusive in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+        if node.get(exclusive) is True:
+            node[exclusive] = node.pop(bound)
     if "properties" in node:
         node["properties"] = {k: _strict(v) for k, v in node["properties"].items()}
         if not node.get("x-kubernetes-preserve-unknown-fields"):

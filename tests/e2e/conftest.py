@@ -6,16 +6,18 @@ it in its last test, and its module runs after the others that use it)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from releases import Released, Spec
 from shop_release import ShopRelease
 
-from kube import ENV, REPO, create_namespace, kubectl
+from kube import ENV, REPO, create_namespace, get, kubectl
 
 OPERATOR_LOG = REPO / ".shopmesh/logs/operator-e2e.log"
 
@@ -97,3 +99,36 @@ def shop(cluster: None) -> Iterator[ShopRelease]:
         yield rel
     finally:
         rel.delete()
+
+
+@pytest.fixture
+def release_of(shop: ShopRelease) -> Iterator[Callable[[Spec], Released]]:
+    """Creates a copy of payments (one replica, no HPA) with `spec` over its own."""
+    names: list[str] = []
+    payments = get("microservice", "payments", shop.namespace)
+    assert payments is not None
+
+    def create(change: Spec) -> Released:
+        name = f"pay-{uuid.uuid4().hex[:4]}"
+        names.append(name)
+        spec = {**payments["spec"], "replicas": 1, **change}
+        spec.pop("autoscaling", None)
+        manifest = {
+            "apiVersion": "shopmesh.io/v1alpha1",
+            "kind": "Microservice",
+            "metadata": {"name": name, "namespace": shop.namespace},
+            "spec": spec,
+        }
+        kubectl("apply", "-f", "-", input=json.dumps(manifest))
+        return Released(shop, name)
+
+    yield create
+    for name in names:
+        kubectl("delete", "microservice", name, "-n", shop.namespace, "--wait=false", check=False)
+
+
+@pytest.fixture
+def payments_image(shop: ShopRelease) -> str:
+    payments = get("microservice", "payments", shop.namespace)
+    assert payments is not None
+    return str(payments["spec"]["image"])

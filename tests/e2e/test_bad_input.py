@@ -19,6 +19,111 @@ def without_image(ns: str) -> dict[str, Any]:
     return ms
 
 
+def with_canary(*steps: dict[str, Any], **canary: Any) -> Any:
+    """A builder of a Microservice with strategy Canary (one setWeight step by default)."""
+    rollout = {
+        "strategy": "Canary",
+        "canary": {"steps": list(steps or [{"setWeight": 20}]), **canary},
+    }
+    return lambda ns: microservice("bad", ns, rollout=rollout)
+
+
+def with_metric(metric: dict[str, Any]) -> Any:
+    return with_canary(analysis={"metrics": [metric]})
+
+
+SUCCESS_RATE = {"name": "success-rate", "min": 99}
+#: The CEL rules of rollout.canary (operator/tests/unit/test_crd_canary.py pins them).
+CANARY_CASES = [
+    pytest.param(
+        lambda ns: microservice("bad", ns, rollout={"strategy": "Canary"}),
+        "rollout.strategy Canary needs rollout.canary (its steps)",
+        id="canary-without-steps",
+    ),
+    pytest.param(
+        lambda ns: microservice(
+            "bad", ns, rollout={"strategy": "Rolling", "canary": {"steps": [{"setWeight": 20}]}}
+        ),
+        "rollout.canary is only read with rollout.strategy Canary",
+        id="canary-steps-with-rolling",
+    ),
+    pytest.param(
+        lambda ns: microservice("bad", ns, rollout={"strategy": "Canary", "canary": {"steps": []}}),
+        "spec.rollout.canary.steps",
+        id="canary-no-steps",
+    ),
+    pytest.param(
+        with_canary({"setWeight": 150}),
+        "spec.rollout.canary.steps[0].setWeight",
+        id="canary-weight-above-100",
+    ),
+    pytest.param(
+        with_canary({"setWeight": 20, "pause": {}}),
+        "a canary step is exactly one of setWeight, pause or analysis",
+        id="canary-step-of-two-kinds",
+    ),
+    pytest.param(
+        with_canary({"pause": {"duration": "1h30m"}}),
+        "spec.rollout.canary.steps[0].pause.duration",
+        id="canary-pause-compound-duration",
+    ),
+    pytest.param(
+        with_canary({"setWeight": 20}, {"analysis": {}}),
+        "canary: an analysis step needs canary.analysis",
+        id="canary-analysis-step-without-analysis",
+    ),
+    pytest.param(
+        with_canary(trafficRouting="gateway"),
+        "spec.rollout.canary.trafficRouting",
+        id="canary-unknown-traffic-routing",
+    ),
+    pytest.param(
+        with_canary(analysis={"interval": "2s", "metrics": [SUCCESS_RATE]}),
+        "analysis.interval must be between 5s and 1h",
+        id="analysis-interval-under-5s",
+    ),
+    pytest.param(
+        with_canary(analysis={"metrics": [SUCCESS_RATE, {**SUCCESS_RATE, "min": 95}]}),
+        "spec.rollout.canary.analysis.metrics[1]: Duplicate value",
+        id="analysis-metric-named-twice",
+    ),
+    pytest.param(
+        with_metric({"name": "success-rate", "min": 101}),
+        "analysis metric success-rate needs min, a percentage 0..100",
+        id="success-rate-above-100",
+    ),
+    pytest.param(
+        with_metric({**SUCCESS_RATE, "query": "up"}),
+        "analysis metric success-rate takes min only",
+        id="success-rate-with-query",
+    ),
+    pytest.param(
+        with_metric({"name": "latency-p99", "max": 500}),
+        "analysis metric latency-p99 needs maxMs",
+        id="latency-without-maxMs",
+    ),
+    pytest.param(
+        with_metric({"name": "latency-p99", "maxMs": 0}),
+        "spec.rollout.canary.analysis.metrics[0].maxMs",
+        id="latency-maxMs-zero",
+    ),
+    pytest.param(
+        with_metric({"name": "errors", "max": 1}),
+        "a custom metric needs a query",
+        id="custom-metric-without-query",
+    ),
+    pytest.param(
+        with_metric({"name": "errors", "query": "sum(x)"}),
+        "a custom metric needs min or max",
+        id="custom-metric-without-bounds",
+    ),
+    pytest.param(
+        with_metric({"name": "errors", "query": "sum(x)", "max": 1, "maxMs": 5}),
+        "maxMs is for latency-p99",
+        id="custom-metric-with-maxMs",
+    ),
+]
+
 CASES = [
     pytest.param(without_image, "spec.image: Required value", id="missing-image"),
     pytest.param(lambda ns: microservice("bad", ns, image=""), "spec.image", id="empty-image"),
@@ -112,17 +217,16 @@ CASES = [
         id="progress-deadline-too-short",
     ),
     pytest.param(
-        lambda ns: microservice("bad", ns, rollout={"strategy": "Canary"}),
-        "rollout.strategy BlueGreen and Canary are not implemented yet",
-        id="canary-not-implemented-yet",
+        lambda ns: microservice("bad", ns, rollout={"strategy": "BlueGreen"}),
+        "rollout.strategy BlueGreen is not implemented yet",
+        id="bluegreen-not-implemented-yet",
     ),
     pytest.param(
-        lambda ns: microservice(
-            "bad", ns, rollout={"strategy": "Rolling", "canary": {"steps": [{"setWeight": 150}]}}
-        ),
-        "rollout.canary and rollout.blueGreen are not implemented yet",
-        id="canary-steps-not-implemented-yet",
+        lambda ns: microservice("bad", ns, rollout={"blueGreen": {"previewService": "x"}}),
+        "rollout.blueGreen is not implemented yet",
+        id="bluegreen-settings-not-implemented-yet",
     ),
+    *CANARY_CASES,
     pytest.param(
         lambda ns: microservice(
             "bad",

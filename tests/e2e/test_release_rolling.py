@@ -11,109 +11,18 @@ chart installed.
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
 import uuid
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 from invariants import check_eventually
+from releases import Released, Spec, second_tag, var
 from shop_helpers import MAILDIR, PRODUCTS, wait_finished
-from shop_release import SHOP_STOCK, Customer, ShopRelease, eventually, off_loop, pod_ready
+from shop_release import SHOP_STOCK, Customer, ShopRelease, eventually, off_loop
 
-from kube import ENV, REPO, condition, events_for, get, kubectl, list_items, wait_for
+from kube import kubectl, wait_for
 
 pytestmark = pytest.mark.e2e
-
-Spec = dict[str, Any]
-
-
-def _image(deployment: dict[str, Any] | None) -> str:
-    return str((deployment or {})["spec"]["template"]["spec"]["containers"][0]["image"])
-
-
-class Released:
-    """One Microservice of this test and how to read it."""
-
-    def __init__(self, shop: ShopRelease, name: str) -> None:
-        self.shop, self.name = shop, name
-
-    @property
-    def namespace(self) -> str:
-        return self.shop.namespace
-
-    def get(self) -> dict[str, Any]:
-        found = get("microservice", self.name, self.namespace)
-        assert found is not None, f"Microservice {self.name} is gone"
-        return found
-
-    def deployment_image(self) -> str:
-        return _image(get("deployment", self.name, self.namespace))
-
-    def patch(self, spec: Spec) -> None:
-        kubectl(
-            "patch", "microservice", self.name, "-n", self.namespace,
-            "--type=merge", "-p", json.dumps({"spec": spec}),
-        )  # fmt: skip
-
-    def reason(self, type_: str) -> str | None:
-        found = condition(self.get(), type_)
-        return found.get("reason") if found else None
-
-    def wait_reason(self, type_: str, reason: str, timeout: float = 120) -> dict[str, Any]:
-        def reached() -> dict[str, Any] | None:
-            found = condition(self.get(), type_)
-            return found if found and found.get("reason") == reason else None
-
-        return wait_for(reached, what=f"{self.name} {type_} reason {reason}", timeout=timeout)
-
-    def wait_serving(self, image: str, timeout: float = 180) -> None:
-        """Every pod of it ready and running `image`, and the Microservice Ready."""
-
-        def serving() -> bool:
-            pods = list_items("pods", self.namespace, f"app.kubernetes.io/name={self.name}")
-            images = {p["spec"]["containers"][0]["image"] for p in pods}
-            ready = (condition(self.get(), "Ready") or {}).get("status") == "True"
-            return bool(pods) and images == {image} and all(map(pod_ready, pods)) and ready
-
-        wait_for(serving, what=f"{self.name} serving {image} only", timeout=timeout, interval=1)
-
-    def events(self, reason: str) -> list[dict[str, Any]]:
-        return [e for e in events_for(self.name, self.namespace) if e["reason"] == reason]
-
-
-@pytest.fixture
-def release_of(shop: ShopRelease) -> Iterator[Callable[[Spec], Released]]:
-    """Creates a copy of payments (one replica, no HPA) with `spec` over its own."""
-    names: list[str] = []
-    payments = get("microservice", "payments", shop.namespace)
-    assert payments is not None
-
-    def create(change: Spec) -> Released:
-        name = f"pay-{uuid.uuid4().hex[:4]}"
-        names.append(name)
-        spec = {**payments["spec"], "replicas": 1, **change}
-        spec.pop("autoscaling", None)
-        manifest = {
-            "apiVersion": "shopmesh.io/v1alpha1",
-            "kind": "Microservice",
-            "metadata": {"name": name, "namespace": shop.namespace},
-            "spec": spec,
-        }
-        kubectl("apply", "-f", "-", input=json.dumps(manifest))
-        return Released(shop, name)
-
-    yield create
-    for name in names:
-        kubectl("delete", "microservice", name, "-n", shop.namespace, "--wait=false", check=False)
-
-
-@pytest.fixture
-def payments_image(shop: ShopRelease) -> str:
-    payments = get("microservice", "payments", shop.namespace)
-    assert payments is not None
-    return str(payments["spec"]["image"])
 
 
 def test_pods_that_never_become_ready_are_rolled_back_by_the_operator(
@@ -152,20 +61,10 @@ def test_pods_that_never_become_ready_are_rolled_back_by_the_operator(
     assert service.deployment_image() == payments_image
 
 
-def _second_tag(image: str) -> str:
-    """The same build under a second tag in the node's containerd: a "version 2"."""
-    name = image.rsplit("/", 1)[-1].split(":")[0]
-    tag = image.rsplit(":", 1)[1] + "-v2"
-    subprocess.run(
-        ["bash", str(REPO / "ci/images/import.sh"), "--tag", tag, name], check=True, env=ENV
-    )
-    return image.rsplit(":", 1)[0] + ":" + tag
-
-
 def test_kubectl_rollout_undo_stays_undone_until_the_spec_changes(
     release_of: Callable[[Spec], Released], payments_image: str
 ) -> None:
-    v1, v2 = payments_image, _second_tag(payments_image)
+    v1, v2 = payments_image, second_tag(payments_image)
     service = release_of({})
     service.wait_serving(v1)
     service.patch({"image": v2})
@@ -193,7 +92,7 @@ def test_kubectl_rollout_undo_stays_undone_until_the_spec_changes(
     assert "held: RolloutUndone" in shown, shown
 
     # A change to the spec is a new release: the operator applies it again.
-    service.patch({"env": [*service.get()["spec"].get("env", []), _var("RELEASE", "3")]})
+    service.patch({"env": [*service.get()["spec"].get("env", []), var("RELEASE", "3")]})
     kubectl("shopmesh", "watch", service.name, "-n", service.namespace, "--timeout", "110")
     service.wait_serving(v2)
     # (Not "Synced" necessarily: the shop's payments may allow a caller with no account here.)
@@ -206,10 +105,6 @@ def test_kubectl_rollout_undo_stays_undone_until_the_spec_changes(
     kubectl("shopmesh", "watch", service.name, "-n", service.namespace, "--timeout", "110")
     service.wait_serving(v1)
     assert service.get()["spec"]["image"] == v1
-
-
-def _var(name: str, value: str) -> dict[str, str]:
-    return {"name": f"SHOPMESH_TEST_{name}", "value": value}
 
 
 async def test_orders_keep_flowing_while_payments_is_released(shop: ShopRelease) -> None:
@@ -243,7 +138,7 @@ async def test_orders_keep_flowing_while_payments_is_released(shop: ShopRelease)
 
         load = asyncio.gather(*(shopper(c) for c in customers))
         await eventually(off_loop(lambda: len(accepted) >= 3), within=60)
-        payments.patch({"env": [*env, _var("RELEASE", uuid.uuid4().hex[:6])]})
+        payments.patch({"env": [*env, var("RELEASE", uuid.uuid4().hex[:6])]})
         try:
             await eventually(off_loop(rolled_out), within=240)
         finally:

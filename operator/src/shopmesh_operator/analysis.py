@@ -106,6 +106,10 @@ def judge(
     error: str | None = None,
 ) -> Measurement:
     """The verdict on one metric's value, given how many requests it is based on."""
+    # NaN (0/0 over an idle window) is no value: never evidence, and not JSON either
+    # (the API server refuses a status carrying it).
+    value = None if value is None or math.isnan(value) else value
+    requests = None if requests is None or math.isnan(requests) else requests
     base = {"metric": metric.name, "threshold": threshold(metric), "requests": requests, "at": at}
     if error is not None:
         return Measurement(**base, value=value, verdict="Inconclusive", message=error)
@@ -117,7 +121,7 @@ def judge(
             verdict="Inconclusive",
             message=f"the canary served {served} requests, fewer than minRequests {min_requests}",
         )
-    if value is None or math.isnan(value):
+    if value is None:
         return Measurement(**base, verdict="Inconclusive", message="Prometheus has no value")
     too_low = metric.min is not None and value < metric.min
     limit = metric.max_ms if metric.max_ms is not None else metric.max
@@ -125,7 +129,7 @@ def judge(
     if too_low or too_high:
         return Measurement(
             **base,
-            value=value,
+            value=value if math.isfinite(value) else None,  # status JSON has no infinity
             verdict="Failed",
             message=f"{metric.name} {value:.4g} is not {threshold(metric)}",
         )

@@ -1,15 +1,28 @@
 """`kubectl shopmesh`: the release of a Microservice from the command line (console script
 `kubectl-shopmesh`, which kubectl finds on PATH as a plugin; `make env` puts it there).
 
-    kubectl shopmesh status payments -n shop     phase, images, conditions, held release, history
-    kubectl shopmesh watch payments -n shop      follows a release: exit 0 released, 1 rolled back
+    kubectl shopmesh status payments -n shop     phase, images, conditions, held release,
+                                                 history; a canary's step, weight, pause
+                                                 and last analysis measurements
+    kubectl shopmesh watch payments -n shop      follows a release: exit 0 released, 1 rolled
+                                                 back or aborted, 2 after --timeout
     kubectl shopmesh undo payments -n shop       back to the stable image, through the spec
+    kubectl shopmesh promote payments -n shop    steer a Canary release: promote [--full],
+                     abort|retry|pause|resume    abort, retry, pause, resume
+
+The steering verbs write one command into the `shopmesh.io/steer` annotation (steering.py)
+and wait (`--timeout`, 20s) until the operator records its id in `status.rollout.steered`,
+then say what the status shows: exit 0; 1 when the operator did not answer in time (the
+command stays recorded and is carried out when the operator runs); 2, without writing,
+when the verb does not fit the release (`refusal`): a Rolling release, no release in
+progress, retry of a release that was not aborted and anything else of one that was,
+resume of one that is not paused or waits at a pause step (promote continues it), pause
+of one that is paused.
 
 It talks to the cluster through `kubectl` itself, so the user's context, credentials and
 auth plugins apply as they do to every other kubectl command. What a status means
-(`release_view`, `verdict`, `undo_target`) is pure and unit-tested; the rest is I/O.
-`promote`, `abort`, `retry`, `pause` and `resume` steer BlueGreen and Canary releases,
-which the CRD does not accept yet: for a Rolling release they say so and exit 2.
+(`release_view`, `verdict`, `undo_target`, `refusal`, `steered_message`, `describe_step`)
+is pure and unit-tested; the rest is I/O.
 """
 
 from __future__ import annotations
@@ -19,11 +32,25 @@ import json
 import subprocess
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+from shopmesh_operator import steering
+from shopmesh_operator.models import (
+    Canary,
+    CanaryStatus,
+    CanaryStep,
+    HeldRelease,
+    Measurement,
+    Release,
+    RolloutStatus,
+)
+from shopmesh_operator.steering import Verb
 
 app = typer.Typer(
     name="kubectl-shopmesh",
@@ -37,6 +64,7 @@ err = Console(stderr=True, soft_wrap=True)
 RESOURCE = "microservices.shopmesh.io"
 Name = Annotated[str, typer.Argument(help="the Microservice")]
 Namespace = Annotated[str, typer.Option("--namespace", "-n", help="its namespace")]
+Wait = Annotated[float, typer.Option("--timeout", help="wait this long (s) for the operator")]
 
 
 class Verdict(enum.StrEnum):
@@ -57,51 +85,128 @@ class ReleaseView:
 
     name: str
     namespace: str
+    generation: int
     strategy: str
     phase: str
     spec_image: str
     running_image: str
     ready: str
     conditions: tuple[tuple[str, str, str, str], ...]
-    held: dict[str, Any] | None
-    history: tuple[dict[str, Any], ...]
+    rollout: RolloutStatus
+    #: spec.rollout.canary.steps (empty for other strategies).
+    steps: tuple[CanaryStep, ...] = ()
+
+    @property
+    def held(self) -> HeldRelease | None:
+        return self.rollout.held
+
+    @property
+    def history(self) -> tuple[Release, ...]:
+        return self.rollout.history
+
+    @property
+    def canary(self) -> CanaryStatus | None:
+        return self.rollout.canary
+
+
+_Parsed = TypeVar("_Parsed", bound=BaseModel)
+
+
+def _parse(model: type[_Parsed], data: Any, where: str, who: str) -> _Parsed:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = ".".join(str(part) for part in first["loc"])
+        raise PluginError(
+            f"{who}: {where} is not what this plugin understands ({path}: {first['msg']}); "
+            "is the plugin older than the operator?"
+        ) from None
 
 
 def release_view(body: dict[str, Any]) -> ReleaseView:
     spec, status, meta = body["spec"], body.get("status") or {}, body["metadata"]
-    rollout = status.get("rollout") or {}
-    held = rollout.get("held")
+    who = f"{meta['namespace']}/{meta['name']}"
+    rollout = _parse(RolloutStatus, status.get("rollout") or {}, "status.rollout", who)
+    spec_rollout = spec.get("rollout") or {}
+    strategy = spec_rollout.get("strategy", "Rolling")
+    steps: tuple[CanaryStep, ...] = ()
+    if strategy == "Canary":
+        steps = _parse(Canary, spec_rollout.get("canary"), "spec.rollout.canary", who).steps
+    running = rollout.held.running_image if rollout.held else spec["image"]
+    if rollout.canary is not None:
+        stable = rollout.stable_image
+        canary = f"{rollout.canary.image} (canary)"
+        running = f"{stable} (stable), {canary}" if stable else canary
     want = status.get("replicas", spec.get("replicas", 1))
     return ReleaseView(
         name=meta["name"],
         namespace=meta["namespace"],
-        strategy=(spec.get("rollout") or {}).get("strategy", "Rolling"),
+        generation=meta.get("generation", 0),
+        strategy=strategy,
         phase=status.get("phase", "Pending"),
         spec_image=spec["image"],
-        running_image=held["runningImage"] if held else spec["image"],
+        running_image=running,
         ready=f"{status.get('readyReplicas', 0)}/{want}",
         conditions=tuple(
             (c["type"], c["status"], c.get("reason", ""), c.get("message", ""))
             for c in status.get("conditions", [])
         ),
-        held=held,
-        history=tuple(rollout.get("history", [])),
+        rollout=rollout,
+        steps=steps,
     )
 
 
+def describe_step(step: CanaryStep) -> str:
+    """A canary step as the operator's events say it: "setWeight 20", "pause 30s", "pause
+    until promoted", "analysis x3" (canary.describe_step; not imported from there, which
+    would load the analysis client into every plugin start; a unit test keeps the two equal)."""
+    if step.set_weight is not None:
+        return f"setWeight {step.set_weight}"
+    if step.pause is not None:
+        return f"pause {step.pause.duration}" if step.pause.duration else "pause until promoted"
+    assert step.analysis is not None  # CanaryStep holds exactly one of the three
+    return f"analysis x{step.analysis.measurements}"
+
+
+def describe_progress(canary: CanaryStatus, steps: tuple[CanaryStep, ...]) -> str:
+    """Where a canary is: "step 2/5 (pause 30s)", or "promoting (all 5 steps done)" while
+    the stable Deployment is given the canary's image."""
+    if canary.step >= len(steps):
+        return f"promoting (all {len(steps)} steps done)"
+    return f"step {canary.step + 1}/{len(steps)} ({describe_step(steps[canary.step])})"
+
+
+def canary_state(view: ReleaseView, canary: CanaryStatus) -> str:
+    """A canary in one line: "step 2/5 (pause 30s), weight 20%, paused (Paused)"."""
+    paused = f", paused ({canary.paused})" if canary.paused else ""
+    return f"{describe_progress(canary, view.steps)}, weight {canary.weight}%{paused}"
+
+
+def _released_now(view: ReleaseView) -> Release | None:
+    newest = view.history[-1] if view.history else None
+    if newest and newest.generation == view.generation and newest.outcome == "Released":
+        return newest
+    return None
+
+
 def verdict(body: dict[str, Any]) -> Verdict:
-    """Released: this generation is Ready with the spec's image; rolled back: it is held
-    back (the operator rolled it back, or a user undid it) or the API refused it; running
-    otherwise."""
+    """Released: this generation is Ready with the spec's image (a Canary: its newest
+    history entry says Released and no canary is left); rolled back: it is held back (the
+    operator rolled it back, a user undid it, a canary was aborted) or the API refused it;
+    running otherwise."""
+    view = release_view(body)
     status = body.get("status") or {}
-    generation = body["metadata"].get("generation")
-    held = (status.get("rollout") or {}).get("held")
-    if held and held.get("generation") == generation:  # by the operator or a user's undo
+    observed = status.get("observedGeneration") == view.generation
+    if view.held and view.held.generation == view.generation:
         return Verdict.ROLLED_BACK
-    if status.get("phase") == "Failed" and status.get("observedGeneration") == generation:
+    if view.phase == "Failed" and observed:
         return Verdict.ROLLED_BACK
-    if status.get("observedGeneration") == generation and status.get("phase") == "Ready":
-        return Verdict.RELEASED if not held else Verdict.RUNNING
+    if view.strategy == "Canary":
+        released = view.canary is None and _released_now(view) is not None
+        return Verdict.RELEASED if released else Verdict.RUNNING
+    if observed and view.phase == "Ready":
+        return Verdict.RELEASED if not view.held else Verdict.RUNNING
     return Verdict.RUNNING
 
 
@@ -117,6 +222,71 @@ def undo_target(body: dict[str, Any]) -> str:
         return str(stable)
     name = body["metadata"]["name"]
     raise PluginError(f"{name} has no earlier release to go back to (it runs {current})")
+
+
+def refusal(verb: Verb, view: ReleaseView) -> str | None:
+    """Why `verb` does not fit this release (said before anything is written), or None."""
+    who = f"{view.namespace}/{view.name}"
+    if view.strategy != "Canary":
+        return (
+            f"{verb} steers BlueGreen and Canary releases; {who} uses {view.strategy} "
+            "(use `kubectl shopmesh undo` or `kubectl rollout undo`)"
+        )
+    canary, held = view.canary, view.held
+    if held is not None and held.reason == "Aborted" and held.generation == view.generation:
+        if verb == "retry":
+            return None
+        return (  # the operator would only acknowledge it
+            f"nothing to {verb}: the release of {who} was aborted ({held.running_image} "
+            "runs); `kubectl shopmesh retry` starts it again"
+        )
+    if verb == "retry":
+        return f"nothing to retry: the release of {who} was not aborted"
+    if canary is None:
+        return f"nothing to {verb}: {who} has no release in progress (phase {view.phase})"
+    if verb == "resume" and canary.paused is None:
+        state = canary_state(view, canary)
+        return f"nothing to resume: the release of {who} is not paused; it is at {state}"
+    if verb == "resume" and canary.paused == "PauseStep":  # it would pause there again
+        where = describe_progress(canary, view.steps)
+        return f"nothing to resume: {who} waits at {where}; `kubectl shopmesh promote` continues"
+    if verb == "pause" and canary.paused is not None:
+        why = f"{canary.paused}: {canary.pause_message}" if canary.pause_message else canary.paused
+        how = "promote" if canary.paused == "PauseStep" else "resume"
+        return f"{who} is already paused ({why}); `kubectl shopmesh {how}` continues it"
+    return None
+
+
+_DONE = {
+    "promote": "promoted",
+    "abort": "aborted",
+    "retry": "restarted",
+    "pause": "paused",
+    "resume": "resumed",
+}
+
+
+def steered_message(verb: Verb, view: ReleaseView) -> str:
+    """What the operator did, read from the status in which it acknowledged `verb`."""
+    canary, held = view.canary, view.held
+    if canary is not None:
+        state = canary_state(view, canary)
+        if verb == "abort":  # acknowledged, yet the canary is still there
+            return f"abort carried out; {view.name} is still at {state}"
+        if canary.step >= len(view.steps):
+            return f"{_DONE[verb]} {view.name}: {state}"
+        return f"{_DONE[verb]} {view.name} {'to' if verb == 'promote' else 'at'} {state}"
+    if held is not None and held.generation == view.generation:
+        if verb == "abort":
+            return f"aborted {view.name}: back to {held.running_image}"
+        return (
+            f"{verb} carried out; {view.name} stays held ({held.reason}), back to "
+            f"{held.running_image}: {held.message}"
+        )
+    released = _released_now(view)
+    if released is not None:
+        return f"{_DONE[verb]} {view.name}: released {released.image}"
+    return f"{verb} carried out; {view.name} is {view.phase}"
 
 
 # --- I/O: kubectl ---------------------------------------------------------------------
@@ -156,12 +326,33 @@ def read(name: str, namespace: str) -> dict[str, Any]:
     return body
 
 
+def write_command(name: str, namespace: str, command: steering.Command) -> None:
+    patch = json.dumps({"metadata": {"annotations": {steering.ANNOTATION: command.encode()}}})
+    try:
+        kubectl("patch", RESOURCE, name, "-n", namespace, "--type=merge", "-p", patch)
+    except NotFound:
+        raise PluginError(f"no Microservice {name} in namespace {namespace}") from None
+
+
+def wait_for_ack(name: str, namespace: str, command_id: str, timeout: float) -> ReleaseView | None:
+    """The release as the operator left it when it recorded `command_id`; None at timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        view = release_view(read(name, namespace))
+        if view.rollout.steered == command_id:
+            return view
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.5)
+
+
 # --- commands ---------------------------------------------------------------------------
 
 
 @app.command()
 def status(name: Name, namespace: Namespace = "default") -> None:
-    """Phase, images, conditions, the held release and the release history."""
+    """Phase, images, conditions, the held release, the release history; for a canary in
+    progress its step, weight, pause and last analysis measurements."""
     view = release_view(read(name, namespace))
     out.print(
         f"[bold]{view.namespace}/{view.name}[/]  {view.strategy}  phase [bold]{view.phase}[/]"
@@ -170,18 +361,53 @@ def status(name: Name, namespace: Namespace = "default") -> None:
     out.print(f"spec image     {view.spec_image}")
     out.print(f"running image  {view.running_image}")
     if view.held:
-        out.print(f"[yellow]held: {view.held['reason']}[/] — {view.held['message']}")
+        out.print(f"[yellow]held: {view.held.reason}[/] — {escape(view.held.message)}")
+    if view.canary:
+        _print_canary(view, view.canary)
     conditions = Table("condition", "status", "reason", "message", title="conditions")
     for row in view.conditions:
-        conditions.add_row(*row)
+        conditions.add_row(*(escape(cell) for cell in row))
     out.print(conditions)
     if view.history:
         history = Table("generation", "image", "outcome", "at", title="releases")
         for release in view.history:
-            history.add_row(
-                str(release["generation"]), release["image"], release["outcome"], release["at"]
-            )
+            history.add_row(str(release.generation), release.image, release.outcome, release.at)
         out.print(history)
+
+
+def _print_canary(view: ReleaseView, canary: CanaryStatus) -> None:
+    out.print(f"canary         {canary.image}  {canary_state(view, canary)}", markup=False)
+    if canary.paused:
+        out.print(f"[yellow]paused: {canary.paused}[/] — {escape(canary.pause_message)}")
+    analysis = canary.analysis
+    if not analysis.measurements:
+        return
+    title = f"analysis: {analysis.passes} passed in a row, {analysis.failures} failed"
+    table = Table(
+        "metric", "value", "threshold", "verdict", "requests", "at", "message", title=title
+    )
+    for measurement in analysis.measurements:
+        table.add_row(*measurement_row(measurement))
+    out.print(table)
+
+
+_VERDICT_STYLE = {"Successful": "green", "Failed": "red", "Inconclusive": "yellow"}
+
+
+def measurement_row(measurement: Measurement) -> tuple[str, ...]:
+    """One row of the analysis table (rich markup: only the verdict is coloured)."""
+    value = "no data" if measurement.value is None else f"{measurement.value:.6g}"
+    requests = "-" if measurement.requests is None else f"{measurement.requests:.0f}"
+    colour = _VERDICT_STYLE[measurement.verdict]
+    return (
+        escape(measurement.metric),
+        value,
+        escape(measurement.threshold),
+        f"[{colour}]{measurement.verdict}[/]",
+        requests,
+        escape(measurement.at),
+        escape(measurement.message),
+    )
 
 
 @app.command()
@@ -190,20 +416,28 @@ def watch(
     namespace: Namespace = "default",
     timeout: Annotated[float, typer.Option(help="give up after this many seconds")] = 900,
 ) -> None:
-    """Follow the current release: exit 0 when released, 1 when rolled back, 2 on timeout."""
+    """Follow the current release: exit 0 when released, 1 when rolled back or aborted,
+    2 on timeout."""
     deadline = time.monotonic() + timeout
+    shown = ""
     with out.status(f"{namespace}/{name}: waiting") as spinner:
         while True:
             body = read(name, namespace)
             view = release_view(body)
             found = verdict(body)
-            spinner.update(f"{namespace}/{name}: {view.phase}, ready {view.ready}")
+            where = canary_state(view, view.canary) if view.canary else ""
+            if where and where != shown:  # each step once, also where no spinner is drawn
+                out.print(f"{namespace}/{name}: {where}", markup=False)
+                shown = where
+            progress = f"; {where}" if where else ""
+            spinner.update(f"{namespace}/{name}: {view.phase}, ready {view.ready}{progress}")
             if found is Verdict.RELEASED:
                 out.print(f"[green]released[/] {view.spec_image} ({view.ready} ready)")
                 return
             if found is Verdict.ROLLED_BACK:
-                reason = view.held["message"] if view.held else view.phase
-                err.print(f"[red]rolled back[/]: {reason}")
+                reason = view.held.message if view.held else view.phase
+                label = "aborted" if view.held and view.held.reason == "Aborted" else "rolled back"
+                err.print(f"[red]{label}[/]: {escape(reason)}")
                 raise typer.Exit(1)
             if time.monotonic() > deadline:
                 err.print(f"still {view.phase} after {timeout:.0f}s")
@@ -223,30 +457,63 @@ def undo(name: Name, namespace: Namespace = "default") -> None:
     out.print(f"{namespace}/{name}: releasing {target} (was {body['spec']['image']})")
 
 
-#: The verbs that steer BlueGreen and Canary releases, and what each does there.
-STEERING = {
-    "promote": "Go to the next step of a BlueGreen or Canary release.",
-    "abort": "Return a BlueGreen or Canary release to the stable version.",
-    "retry": "Start an aborted BlueGreen or Canary release again.",
-    "pause": "Hold a BlueGreen or Canary release at its current step.",
-    "resume": "Continue a paused BlueGreen or Canary release.",
+def steer(verb: Verb, name: str, namespace: str, *, timeout: float, full: bool = False) -> None:
+    """Check that `verb` fits the release, record it for the operator, wait for its answer."""
+    body = read(name, namespace)
+    view = release_view(body)
+    refused = refusal(verb, view)
+    if refused is not None:
+        err.print(refused, markup=False)
+        raise typer.Exit(2)
+    annotations = body["metadata"].get("annotations") or {}
+    earlier = steering.pending_command(annotations, view.rollout.steered)
+    if earlier is not None:
+        err.print(f"note: {earlier.verb} was not carried out yet; {verb} replaces it")
+    command = steering.new_command(verb, full=full)
+    write_command(name, namespace, command)
+    with out.status(f"{namespace}/{name}: waiting for the operator to {verb}"):
+        done = wait_for_ack(name, namespace, command.id, timeout)
+    if done is None:
+        err.print(
+            f"the operator did not carry out {verb} within {timeout:.0f}s (is it running?); "
+            f"the command stays recorded in the {steering.ANNOTATION} annotation of "
+            f"{namespace}/{name}, and the operator carries it out when it runs",
+            markup=False,
+        )
+        raise typer.Exit(1)
+    out.print(steered_message(verb, done), markup=False)
+
+
+#: What each steering verb does to a Canary release.
+STEERING: dict[Verb, str] = {
+    "promote": "Go to the next step of a Canary release (--full: skip every remaining step).",
+    "abort": "Return a Canary release to the stable version.",
+    "retry": "Start an aborted Canary release again.",
+    "pause": "Hold a Canary release at its current step.",
+    "resume": "Continue a paused Canary release.",
 }
 
 
-def _steering(verb: str) -> Any:
-    def steer(name: Name, namespace: Namespace = "default") -> None:
-        view = release_view(read(name, namespace))
-        err.print(
-            f"{verb} steers BlueGreen and Canary releases; {view.namespace}/{view.name} uses "
-            f"{view.strategy} (use `kubectl shopmesh undo` or `kubectl rollout undo`)"
-        )
-        raise typer.Exit(2)
+@app.command(help=STEERING["promote"])
+def promote(
+    name: Name,
+    namespace: Namespace = "default",
+    full: Annotated[bool, typer.Option("--full", help="skip every remaining step")] = False,
+    timeout: Wait = 20,
+) -> None:
+    steer("promote", name, namespace, timeout=timeout, full=full)
 
-    return steer
+
+def _steering(verb: Verb) -> Any:
+    def command(name: Name, namespace: Namespace = "default", timeout: Wait = 20) -> None:
+        steer(verb, name, namespace, timeout=timeout)
+
+    return command
 
 
 for _verb, _help in STEERING.items():
-    app.command(_verb, help=_help)(_steering(_verb))
+    if _verb != "promote":
+        app.command(_verb, help=_help)(_steering(_verb))
 
 
 def main() -> None:

@@ -86,17 +86,20 @@ def test_a_new_generation_starts_a_release_beside_the_stable_deployment() -> Non
     assert result.state is not None
     assert (result.state.step, result.state.weight, result.state.image) == (0, 20, V2)
     assert image_of(result.deployment) == V1  # the stable side keeps its template
-    assert result.canary is not None and image_of(result.canary) == V2
+    assert result.canary is not None
+    assert image_of(result.canary) == V2
     assert result.canary["metadata"]["name"] == "cart-canary"
     assert result.canary["spec"]["replicas"] == 1  # 20% beside 2 stable pods
     assert reasons(result) == ["ReleaseStarted", "CanaryStep"]
-    assert result.progress is not None and "step 1/5 (setWeight 20)" in result.progress
+    assert result.progress is not None
+    assert "step 1/5 (setWeight 20)" in result.progress
 
 
 def test_the_weight_step_waits_for_the_canary_pods() -> None:
     result = plan(in_release(0, 20), canary=None, now=5)
 
-    assert result.state is not None and result.state.step == 0
+    assert result.state is not None
+    assert result.state.step == 0
     assert result.events == ()
 
 
@@ -123,7 +126,8 @@ def test_steps_are_walked_in_order(
     ms = in_release(step, weight, analysis={"measuredAt": at(now)})
     result = plan(ms, canary=canary_running(canary_pods), now=now)
 
-    assert result.state is not None and result.state.step == expected_step
+    assert result.state is not None
+    assert result.state.step == expected_step
     if recheck is not None:
         assert result.recheck_in == pytest.approx(recheck)
 
@@ -133,22 +137,29 @@ def test_an_analysis_step_is_done_after_its_passes_in_a_row() -> None:
     result = plan(ms, canary=canary_running(1), measurements=measured(100, 40), now=40)
 
     assert result.state is not None
-    assert result.state.step == 3 and result.state.weight == 50  # entered setWeight 50
-    assert result.canary is not None and result.canary["spec"]["replicas"] == 2
+    assert result.state.step == 3
+    assert result.state.weight == 50
+    assert result.canary is not None
+    assert result.canary["spec"]["replicas"] == 2
     assert reasons(result) == ["AnalysisPassed", "CanaryStep"]
 
 
 def test_a_failed_measurement_counts_and_the_limit_aborts() -> None:
     ms = in_release(2, 20, analysis={"measuredAt": at(30), "failures": 0})
     first = plan(ms, canary=canary_running(1), measurements=measured(50, 40), now=40)
-    assert first.state is not None and first.state.analysis.failures == 1
-    assert first.held is None and reasons(first) == ["AnalysisFailed"]
+    assert first.state is not None
+    assert first.state.analysis.failures == 1
+    assert first.held is None
+    assert reasons(first) == ["AnalysisFailed"]
 
     ms = in_release(2, 20, analysis={"measuredAt": at(30), "failures": 1})
     second = plan(ms, canary=canary_running(1), measurements=measured(50, 40), now=40)
 
-    assert second.state is None and second.canary is None and second.weight == 0
-    assert second.held is not None and second.held.reason == "Aborted"
+    assert second.state is None
+    assert second.canary is None
+    assert second.weight == 0
+    assert second.held is not None
+    assert second.held.reason == "Aborted"
     assert image_of(second.deployment) == V1
     for part in ("success-rate 50", ">= 99%", "100 requests"):
         assert part in second.held.message
@@ -160,16 +171,19 @@ def test_too_little_traffic_is_inconclusive_and_pauses() -> None:
     few = measured(100, 40, requests=3)
     result = plan(ms, canary=canary_running(1), measurements=few, now=40)
 
-    assert result.state is not None and result.state.paused == "Inconclusive"
+    assert result.state is not None
+    assert result.state.paused == "Inconclusive"
     assert "fewer than minRequests 10" in result.state.pause_message
-    assert result.state.analysis.passes == 0 and result.state.step == 2
+    assert result.state.analysis.passes == 0
+    assert result.state.step == 2
     assert reasons(result) == ["AnalysisInconclusive"]
 
 
 def test_a_pause_without_duration_waits_for_promote() -> None:
     ms = in_release(4, 50, analysis={"measuredAt": at(0)})
     waiting = plan(ms, canary=canary_running(2), now=100)
-    assert waiting.state is not None and waiting.state.paused == "PauseStep"
+    assert waiting.state is not None
+    assert waiting.state.paused == "PauseStep"
 
     command = Command(id="c1", verb="promote")
     ms = releasing(
@@ -180,7 +194,8 @@ def test_a_pause_without_duration_waits_for_promote() -> None:
     promoted = plan(ms, canary=canary_running(2), now=101)
 
     assert promoted.steered == "c1"
-    assert promoted.state is not None and promoted.state.step == 5  # promoting
+    assert promoted.state is not None
+    assert promoted.state.step == 5
     assert image_of(promoted.deployment) == V2  # the stable side rolls to the new image
     assert promoted.canary is not None  # and the canary serves until it has
     assert reasons(promoted) == ["PromotedByUser", "Promoting"]
@@ -190,7 +205,9 @@ def test_promotion_ends_when_the_stable_deployment_has_rolled_out() -> None:
     ms = in_release(5, 50)
     result = plan(ms, stable=stable_running(V2), canary=canary_running(2), now=200)
 
-    assert result.state is None and result.canary is None and result.weight == 0
+    assert result.state is None
+    assert result.canary is None
+    assert result.weight == 0
     assert image_of(result.deployment) == V2
     assert reasons(result) == ["Promoted"]
 
@@ -226,7 +243,8 @@ def test_a_command_is_carried_out_once() -> None:
     )
     result = plan(ms, canary=canary_running(1), now=5)
 
-    assert result.state is not None and result.state.step == 1
+    assert result.state is not None
+    assert result.state.step == 1
 
 
 def test_abort_and_retry() -> None:
@@ -235,13 +253,17 @@ def test_abort_and_retry() -> None:
         observed=2, rollout={"canary": state(1, 20)}, annotations={ANNOTATION: abort.encode()}
     )
     aborted = plan(ms, canary=canary_running(1), now=5)
-    assert aborted.held is not None and aborted.held.reason == "Aborted"
+    assert aborted.held is not None
+    assert aborted.held.reason == "Aborted"
     assert "kubectl shopmesh abort" in aborted.held.message
-    assert aborted.canary is None and image_of(aborted.deployment) == V1
+    assert aborted.canary is None
+    assert image_of(aborted.deployment) == V1
 
     held = aborted.held.model_dump(by_alias=True)
     still = plan(releasing(observed=2, rollout={"held": held, "steered": "a1"}), now=10)
-    assert still.held is not None and still.state is None and still.canary is None
+    assert still.held is not None
+    assert still.state is None
+    assert still.canary is None
 
     retry = Command(id="r1", verb="retry")
     ms = releasing(
@@ -250,8 +272,11 @@ def test_abort_and_retry() -> None:
         annotations={ANNOTATION: retry.encode()},
     )
     again = plan(ms, now=20)
-    assert again.held is None and again.state is not None and again.state.step == 0
-    assert again.canary is not None and reasons(again) == ["Retried", "CanaryStep"]
+    assert again.held is None
+    assert again.state is not None
+    assert again.state.step == 0
+    assert again.canary is not None
+    assert reasons(again) == ["Retried", "CanaryStep"]
 
 
 def test_a_new_generation_supersedes_the_release_in_progress() -> None:
@@ -261,7 +286,8 @@ def test_a_new_generation_supersedes_the_release_in_progress() -> None:
 
     assert result.state is not None
     assert (result.state.generation, result.state.image, result.state.step) == (3, V3, 0)
-    assert result.canary is not None and image_of(result.canary) == V3
+    assert result.canary is not None
+    assert image_of(result.canary) == V3
     assert "replacing the release of generation 2" in result.events[0].message
 
 
@@ -269,7 +295,8 @@ def test_canary_pods_that_never_become_available_abort_the_release() -> None:
     ms = in_release(0, 20)
     result = plan(ms, canary=None, now=601)  # progressDeadlineSeconds defaults to 600
 
-    assert result.held is not None and "did not become available within 600s" in result.held.message
+    assert result.held is not None
+    assert "did not become available within 600s" in result.held.message
 
 
 def test_a_pass_repeated_with_the_same_inputs_changes_nothing() -> None:
@@ -278,8 +305,10 @@ def test_a_pass_repeated_with_the_same_inputs_changes_nothing() -> None:
     first = plan(ms, canary=canary_running(1), now=12)
     again = plan(ms, canary=canary_running(1), now=12)
 
-    assert first.state == again.state and first.state is not None
-    assert first.state.step == 1 and first.events == () == again.events
+    assert first.state == again.state
+    assert first.state is not None
+    assert first.state.step == 1
+    assert first.events == () == again.events
 
 
 @pytest.mark.parametrize(
@@ -309,5 +338,6 @@ def test_the_rolling_strategy_is_not_a_canary() -> None:
         CanarySeen(stable=stable_running(V1), canary=None, now=T0),
     )
 
-    assert result.state is None and result.canary is None
+    assert result.state is None
+    assert result.canary is None
     assert image_of(result.deployment) == V2

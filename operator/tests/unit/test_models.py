@@ -1,6 +1,7 @@
 """Table tests for models.py: specs the model must refuse, and specs it accepts
-with every default filled in. Autoscaling, disruption and rollout are in
-test_models_scaling.py; mesh, durations and callers in test_models_mesh.py."""
+with every default filled in. Autoscaling, disruption and rollout strategies are
+in test_models_scaling.py; the Canary strategy in test_models_rollout.py; mesh,
+durations and callers in test_models_mesh.py."""
 
 from __future__ import annotations
 
@@ -91,12 +92,6 @@ def _bad(spec: dict[str, Any], loc: str, kind: str, text: str = "", *, id: str) 
             "imagePullPolicy",
             "extra_forbidden",
             id="unknown-field",
-        ),
-        _bad(
-            {"image": IMAGE, "rollout": {"canary": {"steps": []}}},
-            "rollout.canary",
-            "extra_forbidden",
-            id="crd-only-rollout-canary-refused",
         ),
         _bad(
             {"image": IMAGE, "env": [{"name": "A", "valueFrom": {**SECRET, "fieldRef": {}}}]},

@@ -1,5 +1,6 @@
 """Table tests for the scaling parts of models.py: spec.autoscaling (the HPA),
-spec.disruption (the PDB) and spec.rollout, refused and accepted."""
+spec.disruption (the PDB) and the strategies spec.rollout refuses, refused and
+accepted. The Canary strategy has its own table, test_models_rollout.py."""
 
 from __future__ import annotations
 
@@ -109,7 +110,6 @@ def _bad(section: str, value: Any, loc: str, kind: str, text: str = "", *, id: s
             "int_from_float",
             id="disruption-float",
         ),
-        _bad("rollout", {"strategy": "Canary"}, "rollout.strategy", "literal_error", id="canary"),
         _bad(
             "rollout",
             {"strategy": "BlueGreen"},

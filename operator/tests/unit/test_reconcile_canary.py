@@ -67,7 +67,8 @@ async def test_a_canary_walks_its_steps_and_is_promoted(cluster: FakeCluster) ->
 
     await reconciler.reconcile(NS, NAME)  # its pod is available: on to the pause
     status = _status(cluster)
-    assert status["phase"] == "Paused" and status["rollout"]["canary"]["step"] == 1
+    assert status["phase"] == "Paused"
+    assert status["rollout"]["canary"]["step"] == 1
     assert status["rollout"]["canary"]["paused"] == "PauseStep"
 
     _steer(cluster, "promote", "p1")
@@ -93,7 +94,8 @@ async def test_a_canary_walks_its_steps_and_is_promoted(cluster: FakeCluster) ->
     steps = REGISTRY.get_sample_value(
         "shopmesh_rollout_events_total", {"namespace": NS, "name": NAME, "reason": "CanaryStep"}
     )
-    assert steps is not None and steps >= 3
+    assert steps is not None
+    assert steps >= 3
 
 
 async def test_an_idle_release_writes_nothing(cluster: FakeCluster) -> None:
@@ -104,7 +106,8 @@ async def test_an_idle_release_writes_nothing(cluster: FakeCluster) -> None:
 
     await reconciler.reconcile(NS, NAME)
 
-    assert cluster.writes == 0 and cluster.events == []
+    assert cluster.writes == 0
+    assert cluster.events == []
 
 
 async def test_an_abort_returns_every_request_to_the_stable_version(
@@ -121,7 +124,8 @@ async def test_an_abort_returns_every_request_to_the_stable_version(
     assert status["phase"] == "Degraded"
     assert status["rollout"]["held"]["reason"] == "Aborted"
     degraded = next(c for c in status["conditions"] if c["type"] == "Degraded")
-    assert degraded["reason"] == "Aborted" and "kubectl shopmesh abort" in degraded["message"]
+    assert degraded["reason"] == "Aborted"
+    assert "kubectl shopmesh abort" in degraded["message"]
     assert _weights(cluster) == {"stable": 100}
     assert ("apps/v1", "Deployment", NS, "cart-canary") in cluster.deleted
     assert image_of(cluster.child("Deployment")) == V1
@@ -129,4 +133,5 @@ async def test_an_abort_returns_every_request_to_the_stable_version(
     aborted = REGISTRY.get_sample_value(
         "shopmesh_rollout_releases_total", {"namespace": NS, "name": NAME, "outcome": "Aborted"}
     )
-    assert aborted is not None and aborted >= 1
+    assert aborted is not None
+    assert aborted >= 1

@@ -1,0 +1,272 @@
+"""Canary releases on real pods, judged by the metrics the stack's Prometheus scraped
+from them. The shop's own payments is released while orders flow through the gateway:
+a good canary walks every step and is promoted, with the share of requests the
+`replicas` router gave it seen in its pods' metrics; a bad one (the provider fails every
+charge in the new version's env) is aborted by its analysis within one interval plus a
+few seconds, and status names the metric, its value and its threshold. A copy of
+payments that nobody calls shows the `istio` router's weights at each step, an operator
+restart mid-release that resumes at the same step, a release with no traffic that is
+inconclusive (paused, never promoted), and `kubectl shopmesh` steering it. Every order
+placed meanwhile finishes, and the shop's invariants hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from invariants import check_eventually
+from releases import Released, Spec, var
+from shop_helpers import MAILDIR, PRODUCTS, wait_finished
+from shop_release import SHOP_STOCK, Customer, ShopRelease, eventually, off_loop
+
+from kube import get, kubectl, list_items, wait_for
+
+pytestmark = pytest.mark.e2e
+
+PROMETHEUS_URL = f"http://127.0.0.1:{os.environ.get('SHOPMESH_PROMETHEUS_PORT', '19090')}"
+INTERVAL = 10
+
+
+def canary(steps: list[dict[str, Any]], **more: Any) -> Spec:
+    return {"rollout": {"strategy": "Canary", "canary": {"steps": steps, **more}}}
+
+
+def analysis(min_requests: int = 5) -> dict[str, Any]:
+    return {
+        "interval": f"{INTERVAL}s",
+        "failureLimit": 1,
+        "minRequests": min_requests,
+        "metrics": [
+            {"name": "success-rate", "min": 95},
+            {"name": "latency-p99", "maxMs": 3000},
+        ],
+    }
+
+
+def release_state(service: Released) -> dict[str, Any]:
+    return dict(service.get().get("status", {}).get("rollout", {}).get("canary") or {})
+
+
+def wait_step(service: Released, step: int, timeout: float = 120) -> dict[str, Any]:
+    return wait_for(
+        lambda: (state := release_state(service)) and state.get("step") == step and state,
+        what=f"{service.name} at canary step {step + 1}",
+        timeout=timeout,
+        interval=1,
+    )
+
+
+def vs_weights(service: Released) -> dict[str, int]:
+    vs = get("virtualservice", service.name, service.namespace)
+    assert vs is not None
+    return {
+        r["destination"].get("subset", "-"): r["weight"] for r in vs["spec"]["http"][0]["route"]
+    }
+
+
+def event_times(service: Released, reason: str, contains: str = "") -> list[datetime]:
+    return [
+        datetime.fromisoformat((e.get("lastTimestamp") or e["eventTime"]).replace("Z", "+00:00"))
+        for e in service.events(reason)
+        if contains in e.get("message", "")
+    ]
+
+
+def shopmesh(*args: str, check: bool = True) -> Any:
+    return kubectl("shopmesh", *args, check=check)
+
+
+class Orders:
+    """A bounded load of orders through the gateway, until stopped."""
+
+    def __init__(self, shop: ShopRelease) -> None:
+        self.shop, self.accepted, self.stop = shop, [], asyncio.Event()
+
+    @asynccontextmanager
+    async def flowing(self) -> AsyncIterator[Orders]:
+        async with self.shop.gateway_client() as client:
+            customers = [await Customer.sign_up(client) for _ in range(3)]
+            load = asyncio.gather(*(self.shopper(c) for c in customers))
+            try:
+                await eventually(off_loop(lambda: len(self.accepted) >= 3), within=60)
+                yield self
+            finally:
+                self.stop.set()
+                await load
+
+    async def shopper(self, customer: Customer) -> None:
+        for n in range(400):  # bounded: at most 400 orders each
+            if self.stop.is_set():
+                return
+            answer = await customer.order([{"product_id": f"p{n % 5 + 1}", "quantity": 1}])
+            assert answer.status_code == 202, answer.text
+            self.accepted.append(answer.json()["id"])
+            await asyncio.sleep(0.2)  # pacing: one order per customer every 0.2 s
+
+    async def all_finished(self) -> None:
+        assert len(self.accepted) >= 6, f"only {len(self.accepted)} orders were placed"
+        await wait_finished(self.shop.shop, set(self.accepted), within=180)
+        stocked = {pid: SHOP_STOCK for pid in PRODUCTS}
+        await check_eventually(self.shop.shop, stocked=stocked, maildir=MAILDIR)
+
+
+def served_by_track(namespace: str, name: str, seconds: int) -> dict[str, float]:
+    """Requests the pods of each track served in the last `seconds`, per Prometheus."""
+    query = (
+        f'sum by (pod) (increase(shopmesh_http_requests_total{{namespace="{namespace}",'
+        f'service="{name}",route!~"/health.*|/metrics"}}[{seconds}s]))'
+    )
+    answer = httpx.get(
+        f"{PROMETHEUS_URL}/api/v1/query", params={"query": query}, timeout=10, trust_env=False
+    )
+    answer.raise_for_status()
+    served = {"canary": 0.0, "stable": 0.0}
+    for sample in answer.json()["data"]["result"]:
+        track = "canary" if sample["metric"]["pod"].startswith(f"{name}-canary-") else "stable"
+        served[track] += float(sample["value"][1])
+    return served
+
+
+@pytest.fixture
+def payments(shop: ShopRelease) -> Any:
+    """The shop's payments; its spec is put back after the test (a Rolling release)."""
+    service = Released(shop, "payments")
+    before = service.get()["spec"]
+    yield service
+    service.patch(
+        {"env": before.get("env", []), "rollout": {"strategy": "Rolling", "canary": None}}
+    )
+    wait_for(
+        lambda: (
+            service.get()["status"].get("phase") == "Ready"
+            and not release_state(service)
+            and get("deployment", "payments-canary", service.namespace) is None
+        ),
+        what="payments back to its own spec",
+        timeout=240,
+        interval=2,
+    )
+
+
+async def test_a_good_canary_walks_every_step_and_is_promoted(
+    shop: ShopRelease, payments: Released
+) -> None:
+    env = payments.get()["spec"].get("env", [])
+    steps = [{"setWeight": 50}, {"analysis": {"measurements": 2}}]
+    async with Orders(shop).flowing() as orders:
+        payments.patch(
+            {
+                "env": [*env, var("RELEASE", uuid.uuid4().hex[:6])],
+                **canary(steps, trafficRouting="replicas", analysis=analysis()),
+            }
+        )
+        wait_step(payments, 1)  # the canary's pods are up and take their share
+        canary_pods = list_items("pods", payments.namespace, "shopmesh.io/track=canary")
+        assert any(p["metadata"]["name"].startswith("payments-canary-") for p in canary_pods)
+        watched = await asyncio.to_thread(
+            shopmesh, "watch", "payments", "-n", payments.namespace, "--timeout", "180", check=False
+        )
+        assert watched.returncode == 0, watched.stdout + watched.stderr
+        served = served_by_track(payments.namespace, "payments", 60)
+    # The replicas router: both tracks served real requests (the Service spread them).
+    assert served["canary"] > 0, served
+    assert served["stable"] > 0, served
+    status = payments.get()["status"]
+    assert status["phase"] == "Ready"
+    assert "canary" not in status["rollout"]
+    assert status["rollout"]["history"][-1]["outcome"] == "Released"
+    passed = [e["message"] for e in payments.events("AnalysisPassed")]
+    assert len(passed) >= 2, passed
+    assert "success-rate" in passed[-1], passed
+    assert get("deployment", "payments-canary", payments.namespace) is None
+    await orders.all_finished()
+
+
+async def test_a_bad_canary_is_aborted_by_its_analysis(
+    shop: ShopRelease, payments: Released
+) -> None:
+    env = payments.get()["spec"].get("env", [])
+    stable_template = get("deployment", "payments", payments.namespace)["spec"]["template"]
+    steps = [{"setWeight": 50}, {"analysis": {"measurements": 3}}]
+    broken = [*env, {"name": "SHOPMESH_PAYMENTS_ERROR_RATE", "value": "1.0"}]
+    async with Orders(shop).flowing() as orders:
+        payments.patch(
+            {"env": broken, **canary(steps, trafficRouting="replicas", analysis=analysis())}
+        )
+        watched = await asyncio.to_thread(
+            shopmesh, "watch", "payments", "-n", payments.namespace, "--timeout", "180", check=False
+        )
+    assert watched.returncode == 1, watched.stdout + watched.stderr
+    held = payments.get()["status"]["rollout"]["held"]
+    assert held["reason"] == "Aborted"
+    for part in ("analysis failed: success-rate", "is not >= 95%", "requests"):
+        assert part in held["message"], held
+    degraded = payments.wait_reason("Degraded", "Aborted", timeout=10)
+    assert "success-rate" in degraded["message"]
+    # Within one analysis interval (plus a few seconds) of the canary taking traffic.
+    (took_traffic,) = event_times(payments, "CanaryStep", "step 2/2")
+    (aborted,) = event_times(payments, "Aborted")
+    assert (aborted - took_traffic).total_seconds() <= INTERVAL + 6, (took_traffic, aborted)
+    # Every request back on the stable version: no canary pods, the template untouched.
+    wait_for(
+        lambda: not list_items("pods", payments.namespace, "shopmesh.io/track=canary"),
+        what="the canary pods gone",
+        timeout=60,
+    )
+    assert get("deployment", "payments", payments.namespace)["spec"]["template"] == stable_template
+    await orders.all_finished()
+
+
+def test_a_release_without_traffic_is_inconclusive_and_survives_an_operator_restart(
+    release_of: Callable[[Spec], Released],
+) -> None:
+    steps = [
+        {"pause": {"duration": "20s"}},
+        {"setWeight": 20},
+        {"analysis": {"measurements": 1}},
+        {"setWeight": 60},
+        {"pause": {}},
+    ]
+    service = release_of(canary(steps, analysis=analysis(min_requests=1)))  # istio routing
+    service.wait_serving(service.get()["spec"]["image"])
+    service.patch({"env": [*service.get()["spec"].get("env", []), var("RELEASE", "2")]})
+
+    wait_step(service, 0)  # 20 s before the canary gets any traffic
+    assert vs_weights(service) == {"stable": 100}
+    kubectl(
+        "delete", "pod", "-l", "app.kubernetes.io/component=operator",
+        "-n", service.namespace, "--wait=false",
+    )  # fmt: skip
+    wait_step(service, 2, timeout=180)  # the new operator carried on after the pause
+    assert vs_weights(service) == {"stable": 80, "canary": 20}
+    paused = wait_for(
+        lambda: release_state(service).get("paused") == "Inconclusive" and release_state(service),
+        what="an inconclusive analysis",
+        timeout=INTERVAL * 3 + 30,
+        interval=1,
+    )
+    assert "fewer than minRequests 1" in paused["pauseMessage"], paused
+    assert paused["step"] == 2  # not promoted past its analysis
+    assert service.get()["status"]["phase"] == "Paused"
+    for n in (1, 2, 3):  # every step entered once, the restart notwithstanding
+        assert len(event_times(service, "CanaryStep", f"step {n}/5")) == 1, n
+    shown = shopmesh("status", service.name, "-n", service.namespace).stdout
+    assert "Inconclusive" in shown, shown
+    assert "minRequests" in shown, shown
+
+    shopmesh("promote", service.name, "-n", service.namespace)  # past the analysis
+    wait_step(service, 4)  # setWeight 60 done, waiting at the last pause
+    assert vs_weights(service) == {"stable": 40, "canary": 60}
+    shopmesh("promote", service.name, "-n", service.namespace)  # past the last pause
+    shopmesh("watch", service.name, "-n", service.namespace, "--timeout", "120")
+    assert vs_weights(service) == {"stable": 100}
+    assert get("deployment", f"{service.name}-canary", service.namespace) is None
+    assert service.get()["status"]["rollout"]["history"][-1]["outcome"] == "Released"
