@@ -36,10 +36,10 @@ ENV = load_env()
 
 
 def kubectl(
-    *args: str, input: str | None = None, check: bool = True
+    *args: str, input: str | None = None, check: bool = True, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        ["kubectl", *args], env=ENV, input=input, capture_output=True, text=True, timeout=120
+        ["kubectl", *args], env=ENV, input=input, capture_output=True, text=True, timeout=timeout
     )
     if check and result.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")

@@ -22,7 +22,11 @@ ssl module's default context.
 
 A connection idle for IDLE_SECONDS is closed rather than reused: uvicorn closes idle
 keep-alive connections after 5 s, and a request written just as the server closes its
-end fails through no fault of the downstream's.
+end fails through no fault of the downstream's. A connection older than MAX_AGE_SECONDS
+is closed once its answer is in, busy or not (gRPC's MaxConnectionAge): behind a
+Kubernetes Service, kube-proxy balances connections, not requests, so a connection kept
+forever keeps going to the pod it first reached, and pods added later (a scale-up, a
+canary given its share of replicas) would get nothing from this client.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ from urllib.parse import quote, urlencode, urlsplit
 import httptools
 
 IDLE_SECONDS = 4.0
+#: A connection is retired once it is this old (see the module docstring).
+MAX_AGE_SECONDS = 10.0
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 # Characters a request target may carry as they are; anything else is percent-encoded.
@@ -84,6 +90,8 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.reusable = False
         self.idle_since = 0.0
+        #: When it was opened (loop time), for MAX_AGE_SECONDS.
+        self.born = 0.0
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[RawResponse] | None = None
         self._started = False
@@ -265,7 +273,8 @@ class ConnectionPool:
             raise
         finally:
             timer.cancel()
-        if connection.reusable and not self._closed:
+        young = loop.time() - connection.born < MAX_AGE_SECONDS
+        if connection.reusable and young and not self._closed:
             connection.idle_since = loop.time()
             self._idle.append(connection)
         else:
@@ -309,6 +318,7 @@ class ConnectionPool:
         sock = transport.get_extra_info("socket")
         if sock is not None:  # small requests and answers: never wait to fill a segment
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        connection.born = loop.time()
         return connection
 
     def _encode(

@@ -197,16 +197,18 @@ async def test_a_late_answer_times_out_and_its_connection_is_not_reused(
 
 
 @pytest.mark.parametrize(
-    ("answer", "idle_seconds", "connections"),
+    ("answer", "idle_seconds", "max_age", "connections"),
     [
-        pytest.param(OK, http1.IDLE_SECONDS, 1, id="kept alive: one connection"),
+        pytest.param(OK, http1.IDLE_SECONDS, 60.0, 1, id="kept alive: one connection"),
         pytest.param(
             OK.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1),
             http1.IDLE_SECONDS,
+            60.0,
             3,
             id="Connection: close: a new one each time",
         ),
-        pytest.param(OK, 0.0, 3, id="idle too long: not reused"),
+        pytest.param(OK, 0.0, 60.0, 3, id="idle too long: not reused"),
+        pytest.param(OK, http1.IDLE_SECONDS, 0.0, 3, id="too old: retired after its answer"),
     ],
 )
 async def test_connections_are_reused_while_they_may_be(
@@ -214,9 +216,11 @@ async def test_connections_are_reused_while_they_may_be(
     monkeypatch: pytest.MonkeyPatch,
     answer: bytes,
     idle_seconds: float,
+    max_age: float,
     connections: int,
 ) -> None:
     monkeypatch.setattr(http1, "IDLE_SECONDS", idle_seconds)
+    monkeypatch.setattr(http1, "MAX_AGE_SECONDS", max_age)
     server = await serve(answer)
     pool = ConnectionPool(server.url)
 
