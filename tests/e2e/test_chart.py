@@ -440,7 +440,8 @@ EXPECTED_RULES: dict[tuple[str, str], tuple[str, ...]] = {
     ("events.k8s.io", "events"): ("create", "patch"),
     ("", "serviceaccounts"): CHILD_VERBS,
     ("", "services"): CHILD_VERBS,
-    ("apps", "deployments"): CHILD_VERBS,
+    # delete: the canary Deployment of a release that ended (canary.py).
+    ("apps", "deployments"): (*CHILD_VERBS, "delete"),
     ("apps", "replicasets"): ("list",),
     # The one child the spec can stop asking for: the operator deletes it when
     # spec.autoscaling goes away (reconcile.OPTIONAL_KINDS).
@@ -592,7 +593,8 @@ CAN_I = [
     pytest.param(["create", "servicemonitors.monitoring.coreos.com"], "yes", id="servicemonitors"),
     pytest.param(["get", "secrets"], "no", id="get-secrets"),
     pytest.param(["list", "configmaps"], "no", id="list-configmaps"),
-    pytest.param(["delete", "deployments"], "no", id="delete-deployments"),
+    pytest.param(["delete", "deployments"], "yes", id="delete-canary-deployments"),
+    pytest.param(["delete", "services"], "no", id="delete-services"),
     pytest.param(
         ["delete", "horizontalpodautoscalers.autoscaling"], "yes", id="delete-leftover-hpa"
     ),

@@ -32,7 +32,9 @@ from kube import get, kubectl, list_items, wait_for
 pytestmark = pytest.mark.e2e
 
 PROMETHEUS_URL = f"http://127.0.0.1:{os.environ.get('SHOPMESH_PROMETHEUS_PORT', '19090')}"
-INTERVAL = 10
+#: Long enough for the canary's pods to be reached by the callers' connections (they are
+#: retired after 10 s, http1.MAX_AGE_SECONDS) and scraped a few times.
+INTERVAL = 20
 
 
 def canary(steps: list[dict[str, Any]], **more: Any) -> Spec:
@@ -149,16 +151,31 @@ def payments(shop: ShopRelease) -> Any:
     service.patch(
         {"env": before.get("env", []), "rollout": {"strategy": "Rolling", "canary": None}}
     )
-    wait_for(
-        lambda: (
-            service.get()["status"].get("phase") == "Ready"
-            and not release_state(service)
-            and get("deployment", "payments-canary", service.namespace) is None
-        ),
-        what="payments back to its own spec",
-        timeout=240,
-        interval=2,
-    )
+    try:
+        wait_for(
+            lambda: (
+                service.get()["status"].get("phase") == "Ready"
+                and not release_state(service)
+                and get("deployment", "payments-canary", service.namespace) is None
+            ),
+            what="payments back to its own spec",
+            timeout=240,
+            interval=2,
+        )
+    except AssertionError as failed:
+        raise AssertionError(
+            f"{failed}: {service.get()['status']}\n{operator_log(service)}"
+        ) from failed
+
+
+def operator_log(service: Released) -> str:
+    """The operator's last words, for a failure message."""
+    return str(
+        kubectl(
+            "logs", "-l", "app.kubernetes.io/component=operator", "-n", service.namespace,
+            "--tail=40", "--prefix", check=False,
+        ).stdout
+    )  # fmt: skip
 
 
 async def test_a_good_canary_walks_every_step_and_is_promoted(
@@ -179,7 +196,9 @@ async def test_a_good_canary_walks_every_step_and_is_promoted(
         watched = await asyncio.to_thread(
             shopmesh, "watch", "payments", "-n", payments.namespace, "--timeout", "180", check=False
         )
-        assert watched.returncode == 0, watched.stdout + watched.stderr
+        status = payments.get()["status"]
+        log = operator_log(payments) if watched.returncode else ""
+        assert watched.returncode == 0, f"{watched.stdout}{watched.stderr}{status}\n{log}"
         served = served_by_track(payments.namespace, "payments", 60)
     # The replicas router: both tracks served real requests (the Service spread them).
     assert served["canary"] > 0, served

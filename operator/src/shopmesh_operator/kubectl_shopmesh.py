@@ -178,8 +178,9 @@ def describe_progress(canary: CanaryStatus, steps: tuple[CanaryStep, ...]) -> st
 
 
 def canary_state(view: ReleaseView, canary: CanaryStatus) -> str:
-    """A canary in one line: "step 2/5 (pause 30s), weight 20%, paused (Paused)"."""
-    paused = f", paused ({canary.paused})" if canary.paused else ""
+    """A canary in one line: "step 2/5 (pause 30s), weight 20%, paused (Paused: why)"."""
+    why = f": {canary.pause_message}" if canary.pause_message else ""
+    paused = f", paused ({canary.paused}{why})" if canary.paused else ""
     return f"{describe_progress(canary, view.steps)}, weight {canary.weight}%{paused}"
 
 

@@ -294,6 +294,11 @@ class Pass:
                 if change:
                     changes.append(change)
                 continue
+            release = plan.release.state if plan.release else None
+            template = change is not None and (change.path or "").startswith(".spec.template")
+            if manifest["kind"] == "Deployment" and template and change and release is not None:
+                promoting = f"promoting the canary's template ({release.image})"
+                change = ChildChange(change.kind, change.name, Action.UPDATED, promoting)
             if manifest["kind"] == "Deployment" and change is not None and plan.rolls_back:
                 message = plan.held.message if plan.held else "rolled back"
                 change = ChildChange(change.kind, change.name, Action.ROLLED_BACK, message)

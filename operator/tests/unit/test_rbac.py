@@ -68,3 +68,8 @@ def test_pods_and_their_events_can_be_read(plural: str, verbs: set[str]) -> None
 
 def test_replica_sets_can_be_listed_not_written() -> None:
     assert _granted("apps", "replicasets") == {"list"}
+
+
+def test_the_canary_deployment_can_be_deleted() -> None:
+    """A canary release's second Deployment goes when the release ends (canary.py)."""
+    assert "delete" in _granted("apps", "deployments")
