@@ -33,7 +33,7 @@ pytestmark = pytest.mark.e2e
 
 PROMETHEUS_URL = f"http://127.0.0.1:{os.environ.get('SHOPMESH_PROMETHEUS_PORT', '19090')}"
 #: Long enough for the canary's pods to be reached by the callers' connections (they are
-#: retired after 10 s, http1.MAX_AGE_SECONDS) and scraped a few times.
+#: retired after 2 s, http1.MAX_AGE_SECONDS) and scraped a few times.
 INTERVAL = 20
 
 

@@ -66,9 +66,11 @@ def requests_query(ms: Microservice, analysis: Analysis) -> str:
 def metric_query(ms: Microservice, analysis: Analysis, metric: AnalysisMetric) -> str:
     match, w = selector(ms), window(analysis)
     if metric.name == "success-rate":
+        # `or vector(0)`: a canary that answers nothing but 5xx has no non-5xx series at
+        # all, and that is a success rate of 0, not "no value".
         return (
-            f'100 * sum(rate(shopmesh_http_requests_total{{{match},status_class!="5xx"}}[{w}]))'
-            f" / sum(rate(shopmesh_http_requests_total{{{match}}}[{w}]))"
+            f'100 * (sum(rate(shopmesh_http_requests_total{{{match},status_class!="5xx"}}[{w}]))'
+            f" or vector(0)) / sum(rate(shopmesh_http_requests_total{{{match}}}[{w}]))"
         )
     if metric.name == "latency-p99":
         return (

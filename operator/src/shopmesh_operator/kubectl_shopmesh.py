@@ -10,7 +10,7 @@
     kubectl shopmesh promote payments -n shop    steer a Canary release: promote [--full],
                      abort|retry|pause|resume    abort, retry, pause, resume
 
-The steering verbs write one command into the `shopmesh.io/steer` annotation (steering.py)
+The steering verbs write one command into the `release.shopmesh.io/steer` annotation (steering.py)
 and wait (`--timeout`, 20s) until the operator records its id in `status.rollout.steered`,
 then say what the status shows: exit 0; 1 when the operator did not answer in time (the
 command stays recorded and is carried out when the operator runs); 2, without writing,

@@ -1,11 +1,13 @@
 """How a person steers a release: `kubectl shopmesh promote|abort|retry|pause|resume`
-writes one command into the Microservice's `shopmesh.io/steer` annotation, and the
+writes one command into the Microservice's `release.shopmesh.io/steer` annotation, and the
 operator carries it out on its next pass and records its id in `status.rollout.steered`.
 
 An annotation rather than a spec field: a spec change is a new release (a new
 generation), while a command steers the release in progress. An id makes every command
 happen once, also across operator restarts (the status says which one was done last), and
-lets the plugin wait until the operator acknowledged it. Used by canary.py (reading) and
+lets the plugin wait until the operator acknowledged it. Not under `shopmesh.io/`: kopf
+keeps its own state there and leaves annotations under that prefix out of what it compares,
+so a change to one would never wake the operator. Used by canary.py (reading) and
 kubectl_shopmesh.py (writing).
 """
 
@@ -17,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-ANNOTATION = "shopmesh.io/steer"
+ANNOTATION = "release.shopmesh.io/steer"
 
 Verb = Literal["promote", "abort", "retry", "pause", "resume"]
 VERBS: tuple[str, ...] = get_args(Verb)

@@ -246,8 +246,8 @@ def test_threshold(metric: AnalysisMetric, text: str) -> None:
     [
         pytest.param(
             {"name": "success-rate", "min": 99},
-            f'100 * sum(rate(shopmesh_http_requests_total{{{CART},status_class!="5xx"}}[30s]))'
-            f" / sum(rate(shopmesh_http_requests_total{{{CART}}}[30s]))",
+            f'100 * (sum(rate(shopmesh_http_requests_total{{{CART},status_class!="5xx"}}[30s]))'
+            f" or vector(0)) / sum(rate(shopmesh_http_requests_total{{{CART}}}[30s]))",
             id="success-rate-non-5xx-over-all",
         ),
         pytest.param(

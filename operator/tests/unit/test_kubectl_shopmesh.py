@@ -636,7 +636,7 @@ def test_promote_records_the_command_and_says_where_the_operator_took_it(
     [done] = operator.done
     assert (done.verb, done.full) == ("promote", full)
     assert json.loads(patch[-1]) == {
-        "metadata": {"annotations": {"shopmesh.io/steer": done.encode()}}
+        "metadata": {"annotations": {"release.shopmesh.io/steer": done.encode()}}
     }
     expected = (
         "promoted pay: promoting (all 5 steps done), weight 100%"
@@ -660,7 +660,7 @@ def test_an_operator_that_does_not_answer_leaves_the_command_recorded(
     code, _, stderr = _run(monkeypatch, fake, "pause", "pay", "-n", "shop", "--timeout", "0")
     assert code == 1
     assert "the operator did not carry out pause within 0s (is it running?)" in stderr
-    assert "the command stays recorded in the shopmesh.io/steer annotation of shop/pay" in stderr
+    assert "stays recorded in the release.shopmesh.io/steer annotation of shop/pay" in stderr
     recorded = steering.read_command(fake.body["metadata"]["annotations"])  # type: ignore[index]
     assert recorded is not None
     assert recorded.verb == "pause"

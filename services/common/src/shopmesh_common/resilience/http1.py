@@ -45,7 +45,7 @@ import httptools
 
 IDLE_SECONDS = 4.0
 #: A connection is retired once it is this old (see the module docstring).
-MAX_AGE_SECONDS = 10.0
+MAX_AGE_SECONDS = 2.0
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 # Characters a request target may carry as they are; anything else is percent-encoded.
