@@ -176,6 +176,18 @@ $running_on_the_node
 EOF
 }
 
+# Pods on the real node (the operator's canary analysis) reach Prometheus at the host
+# address, when that address exists (ci/cluster/node.sh host-address, made by stack.sh as
+# root). Only the built Prometheus listens there: Debian's 2.42 takes one
+# --web.listen-address and refuses to start with two, and it runs only without a cluster.
+prom_host_listen() {
+  [ "$PROM_BIN" != /usr/bin/prometheus ] || return 0
+  command -v ip >/dev/null || return 0
+  if [[ "$(ip -4 -o addr show 2>/dev/null)" == *" $HOST_ADDR/"* ]]; then
+    echo "$HOST_ADDR:$PROM_PORT"
+  fi
+}
+
 prom_up() {
   if [ ! -x "$PROM_BIN" ]; then
     [ -z "${SHOPMESH_PROMETHEUS_BIN:-}" ] \
@@ -193,6 +205,14 @@ prom_up() {
     prom_down
     pid=""
   fi
+  local HOST_LISTEN
+  HOST_LISTEN="$(prom_host_listen)"
+  # One started before the host address existed does not listen there: restart it.
+  if [ -n "$HOST_LISTEN" ] && pid="$(prom_pid)" && ! (exec 3<>"/dev/tcp/${HOST_LISTEN/://}") 2>/dev/null; then
+    log "Prometheus (pid $pid) does not listen on $HOST_LISTEN yet: restarting it"
+    prom_down
+    pid=""
+  fi
   if pid="$(prom_pid)" && prom_ready; then
     kill -HUP "$pid"
     log "Prometheus is already running on 127.0.0.1:$PROM_PORT; configuration and rules reloaded"
@@ -207,12 +227,6 @@ prom_up() {
   rm -f "$PROM_PID"
   if (exec 3<>"/dev/tcp/127.0.0.1/$PROM_PORT") 2>/dev/null; then
     die "port $PROM_PORT (for Prometheus) is already taken by another process; stop it or set SHOPMESH_PROMETHEUS_PORT to a free port"
-  fi
-  # Pods on the real node (the operator's canary analysis) reach it at the host address,
-  # when that address exists (ci/cluster/node.sh host-address, made by stack.sh as root).
-  local HOST_LISTEN=""
-  if command -v ip >/dev/null && [[ "$(ip -4 -o addr show 2>/dev/null)" == *" $HOST_ADDR/"* ]]; then
-    HOST_LISTEN="$HOST_ADDR:$PROM_PORT"
   fi
   log "starting Prometheus on 127.0.0.1:$PROM_PORT${HOST_LISTEN:+ and $HOST_LISTEN} (targets: $PROM_TARGETS/*.json)"
   (cd "$PROM_DIR" && exec setsid nohup "$PROM_BIN" \
