@@ -54,7 +54,7 @@ def analysis(min_requests: int = 5) -> dict[str, Any]:
 
 
 def release_state(service: Released) -> dict[str, Any]:
-    return dict(service.get().get("status", {}).get("rollout", {}).get("canary") or {})
+    return dict(service.get().get("status", {}).get("rollout", {}).get("release") or {})
 
 
 def wait_step(service: Released, step: int, timeout: float = 120) -> dict[str, Any]:

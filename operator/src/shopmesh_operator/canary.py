@@ -1,5 +1,11 @@
-"""The Canary release, pure: one step function from (spec, status, observations) to the
-Deployments to sync, the traffic weight and the new release state.
+"""The Canary and BlueGreen releases, pure: one step function from (spec, status,
+observations) to the Deployments to sync, the traffic weight and the new release state.
+
+A BlueGreen release is this machine walking the fixed steps of steps.py: its second
+Deployment is `<name>-preview` at the stable side's full size from the start, weight 0
+while it previews, and weight 100 once switched (the BlueGreen router moves the
+Service's selector, traffic.py); an abort before the stable Deployment takes the new
+template moves the selector back at once.
 
 A release starts when the spec's pod template differs from the stable Deployment's on a
 new generation. The stable Deployment keeps its template and its size (the HPA's, if
@@ -21,7 +27,7 @@ the canary is removed: promoted. An abort puts the weight back to 0 and removes 
 canary at once; the stable Deployment never stopped serving. `kubectl shopmesh` commands
 (steering.py) promote, abort, pause, resume and retry.
 
-The whole state is `status.rollout.canary` (and `held` after an abort), with absolute
+The whole state is `status.rollout.release` (and `held` after an abort), with absolute
 times, so an operator that restarts anywhere resumes at the same step: nothing is
 repeated or skipped. A new generation during a release supersedes it: the canary gets
 the newer template and the steps start again. Used by plan.py; reconcile.py asks
@@ -39,7 +45,7 @@ from shopmesh_operator.analysis import failed, inconclusive
 from shopmesh_operator.drift import find_drift
 from shopmesh_operator.models import (
     AnalysisStep,
-    CanaryStatus,
+    ReleaseState,
     CanaryStep,
     HeldRelease,
     Measurement,
@@ -49,9 +55,10 @@ from shopmesh_operator.models import (
 from shopmesh_operator.render import build_canary_deployment
 from shopmesh_operator.rolling import image_of, plan_rolling, spec_changed, with_template
 from shopmesh_operator.steering import Command, pending_command
+from shopmesh_operator.steps import describe_step, release_analysis, release_steps
 from shopmesh_operator.traffic import router_for
 
-#: How many measurements status.rollout.canary.analysis keeps.
+#: How many measurements status.rollout.release.analysis keeps.
 MEASUREMENTS_KEPT = 10
 
 
@@ -82,7 +89,7 @@ class CanaryPlan:
     #: The canary Deployment to sync; None: there must be none.
     canary: dict[str, Any] | None = None
     weight: int = 0
-    state: CanaryStatus | None = None
+    state: ReleaseState | None = None
     held: HeldRelease | None = None
     rolls_back: bool = False
     steered: str | None = None
@@ -92,26 +99,24 @@ class CanaryPlan:
     progress: str | None = None
 
 
-def describe_step(step: CanaryStep) -> str:
-    if step.set_weight is not None:
-        return f"setWeight {step.set_weight}"
-    if step.pause is not None:
-        return f"pause {step.pause.duration}" if step.pause.duration else "pause until promoted"
-    assert step.analysis is not None
-    return f"analysis x{step.analysis.measurements}"
-
-
 def measurement_due(ms: Microservice, now: str) -> bool:
-    """Whether reconcile should measure the canary this pass."""
-    canary = ms.spec.rollout.canary
-    state = ms.status.rollout.canary
-    if canary is None or canary.analysis is None or state is None:
+    """Whether reconcile should measure the canary (or preview) this pass."""
+    analysis = release_analysis(ms.spec.rollout)
+    state = ms.status.rollout.release
+    if analysis is None or state is None:
         return False
-    if state.generation != ms.metadata.generation or state.paused or state.weight <= 0:
+    if state.generation != ms.metadata.generation or state.paused or not _serves(ms, state):
         return False
-    if state.step >= len(canary.steps) or state.analysis.measured_at is None:
+    steps = release_steps(ms.spec.rollout)
+    if state.step >= len(steps) or state.analysis.measured_at is None:
         return False
-    return _seconds(state.analysis.measured_at, now) >= canary.analysis.interval_seconds
+    return _seconds(state.analysis.measured_at, now) >= analysis.interval_seconds
+
+
+def _serves(ms: Microservice, state: ReleaseState) -> bool:
+    """Whether the new version has pods to measure: a canary with a weight, a preview
+    from the start (it runs as many pods as the active side)."""
+    return state.weight > 0 or ms.spec.rollout.strategy == "BlueGreen"
 
 
 def plan_canary(ms: Microservice, rendered: dict[str, Any], seen: CanarySeen) -> CanaryPlan:
@@ -119,8 +124,8 @@ def plan_canary(ms: Microservice, rendered: dict[str, Any], seen: CanarySeen) ->
     strategy and for a first release."""
     command = pending_command(ms.metadata.annotations, ms.status.rollout.steered)
     steered = command.id if command else ms.status.rollout.steered
-    stable, state = seen.stable, ms.status.rollout.canary
-    if stable is None or ms.spec.rollout.canary is None:
+    stable, state = seen.stable, ms.status.rollout.release
+    if stable is None or not release_steps(ms.spec.rollout):
         # A first release has nothing to compare with; the Rolling strategy is rolling.py's.
         return _rolling(ms, rendered, seen, steered)
     running = stable["spec"]["template"]
@@ -148,8 +153,8 @@ def plan_canary(ms: Microservice, rendered: dict[str, Any], seen: CanarySeen) ->
         if not spec_changed(ms) and state is None:
             return _rolling(ms, rendered, seen, steered)  # drift, or kubectl rollout undo
         fresh = _start(ms, seen.now)
-        steps = len(ms.spec.rollout.canary.steps) if ms.spec.rollout.canary else 0
-        message = f"canary of {ms.spec.image} started: {steps} steps"
+        steps = len(release_steps(ms.spec.rollout))
+        message = f"{_kind(ms)} of {ms.spec.image} started: {steps} steps"
         if state is not None:
             message += f", replacing the release of generation {state.generation}"
         started = ReleaseEvent("Normal", "ReleaseStarted", message)
@@ -157,15 +162,25 @@ def plan_canary(ms: Microservice, rendered: dict[str, Any], seen: CanarySeen) ->
     return _Release(ms, rendered, seen, state, steered).run(command)
 
 
-def _start(ms: Microservice, now: str) -> CanaryStatus:
-    return CanaryStatus(
-        generation=ms.metadata.generation, image=ms.spec.image, step=0, step_started_at=now
+def _start(ms: Microservice, now: str) -> ReleaseState:
+    strategy = "BlueGreen" if ms.spec.rollout.strategy == "BlueGreen" else "Canary"
+    return ReleaseState(
+        strategy=strategy,
+        generation=ms.metadata.generation,
+        image=ms.spec.image,
+        step=0,
+        step_started_at=now,
     )
 
 
-def _promoting(ms: Microservice, state: CanaryStatus) -> bool:
-    canary = ms.spec.rollout.canary
-    return canary is not None and state.step >= len(canary.steps)
+def _kind(ms: Microservice) -> str:
+    """What the new version's side is called: "canary", or "preview" (BlueGreen)."""
+    return "preview" if ms.spec.rollout.strategy == "BlueGreen" else "canary"
+
+
+def _promoting(ms: Microservice, state: ReleaseState) -> bool:
+    steps = release_steps(ms.spec.rollout)
+    return bool(steps) and state.step >= len(steps)
 
 
 def _rolling(
@@ -186,15 +201,17 @@ class _Release:
     ms: Microservice
     rendered: dict[str, Any]
     seen: CanarySeen
-    state: CanaryStatus
+    state: ReleaseState
     steered: str | None
     events: list[ReleaseEvent] = field(default_factory=list)
     recheck_in: float | None = None
 
     @property
     def steps(self) -> tuple[CanaryStep, ...]:
-        canary = self.ms.spec.rollout.canary
-        return canary.steps if canary else ()
+        return release_steps(self.ms.spec.rollout)
+
+    def describe(self, index: int) -> str:
+        return describe_step(self.ms.spec.rollout, index)
 
     @property
     def stable_replicas(self) -> int:
@@ -260,7 +277,7 @@ class _Release:
             self.note("Normal", "Resumed", f"step {self.state.step + 1}/{n}: resumed by a user")
         elif command.verb == "promote":
             target = n if command.full else min(self.state.step + 1, n)
-            skipped = ", ".join(describe_step(s) for s in self.steps[self.state.step : target])
+            skipped = ", ".join(self.describe(i) for i in range(self.state.step, target))
             self.update(paused=None, pause_message="", step=target, step_started_at=now)
             self.update_analysis(passes=0)
             self.note("Normal", "PromotedByUser", f"kubectl shopmesh promote: skipped {skipped}")
@@ -268,7 +285,7 @@ class _Release:
         return None
 
     def judge(self, measurements: Sequence[Measurement]) -> CanaryPlan | None:
-        analysis = self.ms.spec.rollout.canary.analysis if self.ms.spec.rollout.canary else None
+        analysis = release_analysis(self.ms.spec.rollout)
         assert analysis is not None  # measured only when there is an analysis
         kept = (self.state.analysis.measurements + tuple(measurements))[-MEASUREMENTS_KEPT:]
         self.update_analysis(measured_at=self.seen.now, measurements=kept)
@@ -298,14 +315,15 @@ class _Release:
         """The canary's pods must become available within the progress deadline."""
         if self.state.paused or _promoting(self.ms, self.state):
             return None
-        if self.state.weight <= 0 or self.canary_available(self.state.weight):
+        if not _serves(self.ms, self.state) or self.canary_available(self.state.weight):
             return None
         deadline = self.ms.spec.rollout.progress_deadline_seconds
         waited = _seconds(self.state.step_started_at, self.seen.now)
         if waited < deadline:
             self.later(deadline - waited)
             return None
-        return self.abort(f"the canary's pods did not become available within {deadline}s")
+        kind = _kind(self.ms)
+        return self.abort(f"the {kind}'s pods did not become available within {deadline}s")
 
     def walk(self) -> None:
         """Go through every step that is done, in order."""
@@ -337,7 +355,7 @@ class _Release:
     def enter_step(self) -> None:
         n, i = len(self.steps), self.state.step
         if i < n:
-            what = describe_step(self.steps[i])
+            what = self.describe(i)
             weight = self.state.weight
             self.note("Normal", "CanaryStep", f"step {i + 1}/{n}: {what} (weight {weight}%)")
         else:
@@ -345,9 +363,8 @@ class _Release:
 
     def start_window(self) -> None:
         """The first analysis window opens when the canary takes traffic."""
-        canary = self.ms.spec.rollout.canary
-        analysis = canary.analysis if canary else None
-        if analysis is None or self.state.paused or self.state.weight <= 0:
+        analysis = release_analysis(self.ms.spec.rollout)
+        if analysis is None or self.state.paused or not _serves(self.ms, self.state):
             return
         measured_at = self.state.analysis.measured_at
         if measured_at is None:
@@ -371,9 +388,10 @@ class _Release:
         pods, stable = canary["spec"]["replicas"], self.stable_replicas
         share = router.share(self.state.weight, pods, stable)
         n, i = len(self.steps), self.state.step
-        where = f"step {i + 1}/{n} ({describe_step(self.steps[i])})" if i < n else "promoting"
+        where = f"step {i + 1}/{n} ({self.describe(i)})" if i < n else "promoting"
+        kind = _kind(self.ms)
         progress = (
-            f"canary {self.state.image}: {where}, weight {self.state.weight}%: {pods} canary "
+            f"{kind} {self.state.image}: {where}, weight {self.state.weight}%: {pods} {kind} "
             f"pod(s) beside {stable} stable ({share:.0f}% of requests, {router.name} routing)"
         )
         if self.state.paused:

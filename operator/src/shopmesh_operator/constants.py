@@ -37,6 +37,8 @@ PART_OF: Final = "shopmesh"
 LABEL_TRACK: Final = "shopmesh.io/track"
 TRACK_STABLE: Final = "stable"
 TRACK_CANARY: Final = "canary"
+#: The pods of a blue-green release's new version (the `<name>-preview` Service's).
+TRACK_PREVIEW: Final = "preview"
 
 #: Where every ShopMesh service serves its Prometheus metrics.
 METRICS_PATH: Final = "/metrics"

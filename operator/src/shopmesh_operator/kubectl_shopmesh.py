@@ -43,7 +43,7 @@ from rich.table import Table
 from shopmesh_operator import steering
 from shopmesh_operator.models import (
     Canary,
-    CanaryStatus,
+    ReleaseState,
     CanaryStep,
     HeldRelease,
     Measurement,
@@ -105,8 +105,8 @@ class ReleaseView:
         return self.rollout.history
 
     @property
-    def canary(self) -> CanaryStatus | None:
-        return self.rollout.canary
+    def canary(self) -> ReleaseState | None:
+        return self.rollout.release
 
 
 _Parsed = TypeVar("_Parsed", bound=BaseModel)
@@ -134,9 +134,9 @@ def release_view(body: dict[str, Any]) -> ReleaseView:
     if strategy == "Canary":
         steps = _parse(Canary, spec_rollout.get("canary"), "spec.rollout.canary", who).steps
     running = rollout.held.running_image if rollout.held else spec["image"]
-    if rollout.canary is not None:
+    if rollout.release is not None:
         stable = rollout.stable_image
-        canary = f"{rollout.canary.image} (canary)"
+        canary = f"{rollout.release.image} (canary)"
         running = f"{stable} (stable), {canary}" if stable else canary
     want = status.get("replicas", spec.get("replicas", 1))
     return ReleaseView(
@@ -169,7 +169,7 @@ def describe_step(step: CanaryStep) -> str:
     return f"analysis x{step.analysis.measurements}"
 
 
-def describe_progress(canary: CanaryStatus, steps: tuple[CanaryStep, ...]) -> str:
+def describe_progress(canary: ReleaseState, steps: tuple[CanaryStep, ...]) -> str:
     """Where a canary is: "step 2/5 (pause 30s)", or "promoting (all 5 steps done)" while
     the stable Deployment is given the canary's image."""
     if canary.step >= len(steps):
@@ -177,7 +177,7 @@ def describe_progress(canary: CanaryStatus, steps: tuple[CanaryStep, ...]) -> st
     return f"step {canary.step + 1}/{len(steps)} ({describe_step(steps[canary.step])})"
 
 
-def canary_state(view: ReleaseView, canary: CanaryStatus) -> str:
+def canary_state(view: ReleaseView, canary: ReleaseState) -> str:
     """A canary in one line: "step 2/5 (pause 30s), weight 20%, paused (Paused: why)"."""
     why = f": {canary.pause_message}" if canary.pause_message else ""
     paused = f", paused ({canary.paused}{why})" if canary.paused else ""
@@ -376,7 +376,7 @@ def status(name: Name, namespace: Namespace = "default") -> None:
         out.print(history)
 
 
-def _print_canary(view: ReleaseView, canary: CanaryStatus) -> None:
+def _print_canary(view: ReleaseView, canary: ReleaseState) -> None:
     out.print(f"canary         {canary.image}  {canary_state(view, canary)}", markup=False)
     if canary.paused:
         out.print(f"[yellow]paused: {canary.paused}[/] — {escape(canary.pause_message)}")

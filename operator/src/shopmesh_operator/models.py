@@ -259,11 +259,26 @@ class Canary(_Model):
         return self
 
 
+class BlueGreen(_Model):
+    """The new version runs beside the active one behind the `<name>-preview` Service;
+    promotion switches the `<name>` Service's selector to it in one update; the old
+    version is kept `scaleDownDelaySeconds` after the switch, so an abort is instant.
+    With `analysis`, `prePromotionMeasurements` measurements in a row of the preview's
+    pods must pass before promotion (and the analysis goes on after the switch)."""
+
+    #: Promote this long after the preview is available; unset: kubectl shopmesh promote.
+    auto_promotion_seconds: int | None = Field(default=None, ge=0, le=86400)
+    scale_down_delay_seconds: int = Field(default=30, ge=0, le=86400)
+    analysis: Analysis | None = None
+    pre_promotion_measurements: int = Field(default=3, ge=1, le=100)
+
+
 class Rollout(_Model):
-    strategy: Literal["Rolling", "Canary"] = "Rolling"
+    strategy: Literal["Rolling", "Canary", "BlueGreen"] = "Rolling"
     #: How long new pods may take to become ready before the release is rolled back.
     progress_deadline_seconds: int = Field(default=600, ge=10, le=86400)
     canary: Canary | None = None
+    blue_green: BlueGreen | None = None
 
     @model_validator(mode="after")
     def _strategy_has_its_block(self) -> Rollout:
@@ -271,6 +286,8 @@ class Rollout(_Model):
             raise ValueError("rollout.strategy Canary needs rollout.canary (its steps)")
         if self.strategy != "Canary" and self.canary is not None:
             raise ValueError("rollout.canary is only read with rollout.strategy Canary")
+        if self.strategy != "BlueGreen" and self.blue_green is not None:
+            raise ValueError("rollout.blueGreen is only read with rollout.strategy BlueGreen")
         return self
 
 
@@ -384,15 +401,18 @@ class AnalysisStatus(_Status):
     measurements: tuple[Measurement, ...] = ()
 
 
-class CanaryStatus(_Status):
-    """A canary release in progress; its whole state, so a new operator resumes it."""
+class ReleaseState(_Status):
+    """A Canary or BlueGreen release in progress; its whole state, so a new operator
+    resumes it. A blue-green release walks fixed steps (canary.release_steps): preview,
+    analysis, promotion, switch (weight 100), scale-down delay."""
 
+    strategy: Literal["Canary", "BlueGreen"] = "Canary"
     generation: int
     image: str
     #: Index of the current step; len(steps) means every step is done (promoting).
     step: int = 0
     step_started_at: str
-    #: The share of traffic the canary is given, percent.
+    #: The share of traffic the canary is given, percent (BlueGreen: 100 once switched).
     weight: int = 0
     #: Why the release waits for a person: Paused (kubectl shopmesh pause), PauseStep (a
     #: pause without duration), Inconclusive (too little traffic to judge).
@@ -413,8 +433,8 @@ class RolloutStatus(_Model):
     held: HeldRelease | None = None
     #: The last releases, newest last (at most `HISTORY_LENGTH`).
     history: tuple[Release, ...] = ()
-    #: The canary release in progress (strategy Canary).
-    canary: CanaryStatus | None = None
+    #: The Canary or BlueGreen release in progress.
+    release: ReleaseState | None = None
     #: The id of the last `kubectl shopmesh` command handled (see steering.py).
     steered: str | None = None
 

@@ -9,7 +9,9 @@ observations change about it:
 - the release: the Deployment's pod template is the spec's, or an earlier one when the
   release is rolled back or was undone (rolling.py); with the Canary strategy the stable
   Deployment keeps its template while a canary Deployment beside it runs the spec's and
-  the VirtualService routes the canary's weight to it (canary.py, traffic.py).
+  the VirtualService routes the canary's weight to it (canary.py, traffic.py); with
+  BlueGreen the second Deployment is the preview, and the Service's selector moves to
+  it at the switch.
 Used by reconcile.py.
 """
 
@@ -69,15 +71,15 @@ def plan_children(ms: Microservice, seen: Observations) -> Plan:
     held_back: list[str] = []
     out_of_sync: str | None = None
     rendered = build_children(ms)
-    release = None
+    deployment = next(m for m in rendered if m["kind"] == "Deployment")
+    release = plan_canary(ms, deployment, _release_seen(seen))
     for manifest in rendered:
         if manifest["kind"] == "Deployment":
-            release = plan_canary(ms, manifest, _release_seen(seen))
             manifest = release.deployment
             if release.canary is not None:
                 children += [manifest, release.canary]
                 continue
-        if manifest["kind"] == "VirtualService" and release is not None:
+        if manifest["kind"] in ("Service", "VirtualService"):
             manifest = router_for(ms).route(manifest, release.weight)
         if manifest["kind"] == "AuthorizationPolicy" and seen.missing_callers:
             out_of_sync = missing_callers_message(ms, seen.missing_callers)
@@ -91,8 +93,8 @@ def plan_children(ms: Microservice, seen: Observations) -> Plan:
         held_back=tuple(held_back),
         out_of_sync=out_of_sync,
         rendered=frozenset((m["apiVersion"], m["kind"]) for m in rendered),
-        held=release.held if release else None,
-        rolls_back=release.rolls_back if release else False,
+        held=release.held,
+        rolls_back=release.rolls_back,
         release=release,
     )
 

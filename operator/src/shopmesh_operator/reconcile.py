@@ -263,7 +263,7 @@ class Pass:
             replica_sets = tuple(await api.list_replica_sets(ms.metadata.namespace, selector))
         now = now_iso()
         canary = None
-        if ms.status.rollout.canary is not None:
+        if ms.status.rollout.release is not None:
             canary = await api.get("apps/v1", "Deployment", ms.metadata.namespace, canary_name(ms))
         measurements = None
         analysis = ms.spec.rollout.canary.analysis if ms.spec.rollout.canary else None
@@ -367,7 +367,7 @@ class Pass:
     async def prune(self, plan: Plan) -> list[ChildChange]:
         changes: list[ChildChange] = []
         ended = plan.release is None or plan.release.canary is None
-        if ended and self.ms.status.rollout.canary is not None:  # the release ended this pass
+        if ended and self.ms.status.rollout.release is not None:  # the release ended this pass
             name = canary_name(self.ms)
             await self.api.delete("apps/v1", "Deployment", self.ms.metadata.namespace, name)
             changes.append(ChildChange("Deployment", name, Action.DELETED))
@@ -425,7 +425,7 @@ class Pass:
             await self.api.post_event(
                 ms.metadata, type_=event.type, reason=event.reason, message=event.message
             )
-        if ms.spec.rollout.canary is not None or ms.status.rollout.canary is not None:
+        if ms.spec.rollout.canary is not None or ms.status.rollout.release is not None:
             CANARY_WEIGHT.labels(*self.ref).set(release.weight)
 
     def count_releases(self, status: MicroserviceStatus) -> None:

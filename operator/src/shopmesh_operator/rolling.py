@@ -31,7 +31,7 @@ from typing import Any
 
 from shopmesh_operator.drift import find_drift
 from shopmesh_operator.models import (
-    CanaryStatus,
+    ReleaseState,
     HeldReason,
     HeldRelease,
     Microservice,
@@ -67,7 +67,7 @@ def needs_history(ms: Microservice, rendered: dict[str, Any], live: dict[str, An
     if live is None or spec_changed(ms):
         return False
     held = ms.status.rollout.held
-    if ms.status.rollout.canary is not None or (held is not None and held.reason == "Aborted"):
+    if ms.status.rollout.release is not None or (held is not None and held.reason == "Aborted"):
         return False  # a canary release in progress or aborted (canary.py) is no undo
     return _template_differs(rendered, live) or _deadline_exceeded(live)
 
@@ -125,11 +125,11 @@ def release_status(
     *,
     available: bool,
     now: str,
-    canary: CanaryStatus | None = None,
+    release: ReleaseState | None = None,
     steered: str | None = None,
 ) -> RolloutStatus:
     """status.rollout after this pass: the stable image, the held release, the history,
-    the canary release in progress and the last command carried out."""
+    the Canary or BlueGreen release in progress and the last command carried out."""
     previous = ms.status.rollout
     history = list(previous.history)
     stable = previous.stable_image
@@ -150,7 +150,7 @@ def release_status(
         stable_image=stable,
         held=held,
         history=tuple(history[-HISTORY_LENGTH:]),
-        canary=canary,
+        release=release,
         steered=steered,
     )
 

@@ -66,7 +66,7 @@ def calculate_status(
     phase, ready, progressing, degraded = _judge(ms, deployment, problem, image)
     if canary is not None and release is not None and phase not in ("Degraded", "Failed"):
         phase = "Paused" if canary.paused else "Progressing"
-        reason = canary.paused or "Canary"
+        reason = canary.paused or canary.strategy
         progressing = _cond("Progressing", True, reason, release.progress or "")
     if held is not None and held.reason in ("RolledBack", "Aborted"):
         phase = "Degraded"
@@ -95,7 +95,7 @@ def calculate_status(
             held,
             available=phase == "Ready" and held is None and canary is None,
             now=stamp,
-            canary=canary,
+            release=canary,
             steered=release.steered if release else ms.status.rollout.steered,
         ),
     )

@@ -55,7 +55,7 @@ def _analysis(*metrics: dict[str, Any], **fields: Any) -> Analysis:
 
 
 def _wire(measurement: Measurement) -> str:
-    """The measurement as status.rollout.canary carries it: strict JSON, no NaN."""
+    """The measurement as status.rollout.release carries it: strict JSON, no NaN."""
     return json.dumps(measurement.model_dump(by_alias=True, mode="json"), allow_nan=False)
 
 

@@ -37,7 +37,7 @@ def at(seconds: int) -> str:
 
 
 def state(step: int, weight: int, *, started: int = 0, **more: Any) -> dict[str, Any]:
-    """status.rollout.canary on the wire: generation 2 releasing V2."""
+    """status.rollout.release on the wire: generation 2 releasing V2."""
     return {
         "generation": 2,
         "image": V2,
@@ -49,7 +49,7 @@ def state(step: int, weight: int, *, started: int = 0, **more: Any) -> dict[str,
 
 
 def in_release(step: int, weight: int, **more: Any) -> Microservice:
-    return releasing(observed=2, rollout={"canary": state(step, weight, **more)})
+    return releasing(observed=2, rollout={"release": state(step, weight, **more)})
 
 
 def plan(
@@ -188,7 +188,7 @@ def test_a_pause_without_duration_waits_for_promote() -> None:
     command = Command(id="c1", verb="promote")
     ms = releasing(
         observed=2,
-        rollout={"canary": state(4, 50, paused="PauseStep")},
+        rollout={"release": state(4, 50, paused="PauseStep")},
         annotations={ANNOTATION: command.encode()},
     )
     promoted = plan(ms, canary=canary_running(2), now=101)
@@ -224,7 +224,7 @@ def test_commands_steer_the_release(verb: str, full: bool, expected: dict[str, A
     command = Command(id="c7", verb=verb, full=full)  # type: ignore[arg-type]
     ms = releasing(
         observed=2,
-        rollout={"canary": state(1, 20)},
+        rollout={"release": state(1, 20)},
         annotations={ANNOTATION: command.encode()},
     )
     result = plan(ms, canary=canary_running(1), now=5)
@@ -238,7 +238,7 @@ def test_a_command_is_carried_out_once() -> None:
     command = Command(id="c7", verb="promote")
     ms = releasing(
         observed=2,
-        rollout={"canary": state(1, 20), "steered": "c7"},
+        rollout={"release": state(1, 20), "steered": "c7"},
         annotations={ANNOTATION: command.encode()},
     )
     result = plan(ms, canary=canary_running(1), now=5)
@@ -250,7 +250,7 @@ def test_a_command_is_carried_out_once() -> None:
 def test_abort_and_retry() -> None:
     abort = Command(id="a1", verb="abort")
     ms = releasing(
-        observed=2, rollout={"canary": state(1, 20)}, annotations={ANNOTATION: abort.encode()}
+        observed=2, rollout={"release": state(1, 20)}, annotations={ANNOTATION: abort.encode()}
     )
     aborted = plan(ms, canary=canary_running(1), now=5)
     assert aborted.held is not None
@@ -281,7 +281,7 @@ def test_abort_and_retry() -> None:
 
 def test_a_new_generation_supersedes_the_release_in_progress() -> None:
     body_state = state(3, 50)
-    ms = releasing(V3, generation=3, observed=2, rollout={"canary": body_state})
+    ms = releasing(V3, generation=3, observed=2, rollout={"release": body_state})
     result = plan(ms, canary=canary_running(2), now=50)
 
     assert result.state is not None
@@ -314,12 +314,12 @@ def test_a_pass_repeated_with_the_same_inputs_changes_nothing() -> None:
 @pytest.mark.parametrize(
     ("rollout", "now", "due"),
     [
-        ({"canary": state(1, 20, analysis={"measuredAt": at(0)})}, 10, True),
-        ({"canary": state(1, 20, analysis={"measuredAt": at(0)})}, 9, False),
-        ({"canary": state(1, 20)}, 100, False),  # the window has not opened
-        ({"canary": state(0, 0, analysis={"measuredAt": at(0)})}, 100, False),  # no traffic
-        ({"canary": state(1, 20, paused="Paused", analysis={"measuredAt": at(0)})}, 100, False),
-        ({"canary": state(5, 50, analysis={"measuredAt": at(0)})}, 100, False),  # promoting
+        ({"release": state(1, 20, analysis={"measuredAt": at(0)})}, 10, True),
+        ({"release": state(1, 20, analysis={"measuredAt": at(0)})}, 9, False),
+        ({"release": state(1, 20)}, 100, False),  # the window has not opened
+        ({"release": state(0, 0, analysis={"measuredAt": at(0)})}, 100, False),  # no traffic
+        ({"release": state(1, 20, paused="Paused", analysis={"measuredAt": at(0)})}, 100, False),
+        ({"release": state(5, 50, analysis={"measuredAt": at(0)})}, 100, False),  # promoting
         ({}, 100, False),
     ],
 )

@@ -127,8 +127,8 @@ def test_the_walk_reaches_every_level() -> None:
         "status.conditions[].status",
         "status.rollout.held.reason",
         "status.rollout.history[].outcome",
-        "status.rollout.canary.paused",
-        "status.rollout.canary.analysis.measurements[].verdict",
+        "status.rollout.release.paused",
+        "status.rollout.release.analysis.measurements[].verdict",
         "status.rollout.steered",
     } <= set(STATUS_PAIR_IDS)
 

@@ -26,7 +26,7 @@ from shopmesh_operator.kubectl_shopmesh import (
     undo_target,
     verdict,
 )
-from shopmesh_operator.models import CanaryStatus, CanaryStep, Measurement
+from shopmesh_operator.models import ReleaseState, CanaryStep, Measurement
 from shopmesh_operator.steering import Verb
 
 V1, V2 = "shop/pay:1", "shop/pay:2"
@@ -59,7 +59,7 @@ def _body(
     if held:
         rollout["held"] = held
     if canary:
-        rollout["canary"] = canary
+        rollout["release"] = canary
     spec_rollout: dict[str, Any] = {"strategy": strategy}
     if strategy == "Canary":
         spec_rollout["canary"] = CANARY_SPEC
@@ -162,7 +162,7 @@ def test_describe_step(step: dict[str, Any], expected: str) -> None:
 )
 def test_describe_progress(step: int, expected: str) -> None:
     steps = tuple(CanaryStep.model_validate(s) for s in STEPS)
-    assert describe_progress(CanaryStatus.model_validate(_canary(step)), steps) == expected
+    assert describe_progress(ReleaseState.model_validate(_canary(step)), steps) == expected
 
 
 @pytest.mark.parametrize(
@@ -494,14 +494,14 @@ class FakeOperator:
 
 
 def _next_step(rollout: dict[str, Any], command: steering.Command) -> None:
-    canary = rollout["canary"]
+    canary = rollout["release"]
     canary.pop("paused", None)
     canary["step"] = len(STEPS) if command.full else canary["step"] + 1
     canary["weight"] = 100 if command.full else 50
 
 
 def _abort(rollout: dict[str, Any], command: steering.Command) -> None:
-    del rollout["canary"]
+    del rollout["release"]
     rollout["held"] = {**_held("Aborted"), "message": "aborted by kubectl shopmesh abort"}
 
 

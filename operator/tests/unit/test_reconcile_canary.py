@@ -68,15 +68,15 @@ async def test_a_canary_walks_its_steps_and_is_promoted(cluster: FakeCluster) ->
     await reconciler.reconcile(NS, NAME)  # its pod is available: on to the pause
     status = _status(cluster)
     assert status["phase"] == "Paused"
-    assert status["rollout"]["canary"]["step"] == 1
-    assert status["rollout"]["canary"]["paused"] == "PauseStep"
+    assert status["rollout"]["release"]["step"] == 1
+    assert status["rollout"]["release"]["paused"] == "PauseStep"
 
     _steer(cluster, "promote", "p1")
     await reconciler.reconcile(NS, NAME)
     await reconciler.reconcile(NS, NAME)
     assert _weights(cluster) == {"stable": 50, "canary": 50}
     assert _status(cluster)["rollout"]["steered"] == "p1"
-    assert _status(cluster)["rollout"]["canary"]["step"] == 3
+    assert _status(cluster)["rollout"]["release"]["step"] == 3
 
     _steer(cluster, "promote", "p2")
     await reconciler.reconcile(NS, NAME)  # the stable Deployment takes v2
@@ -84,7 +84,7 @@ async def test_a_canary_walks_its_steps_and_is_promoted(cluster: FakeCluster) ->
     await reconciler.reconcile(NS, NAME)  # it has rolled out: promoted
     status = _status(cluster)
     assert status["phase"] == "Ready"
-    assert "canary" not in status["rollout"]
+    assert "release" not in status["rollout"]
     assert status["rollout"]["stableImage"] == V2
     assert status["rollout"]["history"][-1]["outcome"] == "Released"
     assert ("apps/v1", "Deployment", NS, "cart-canary") in cluster.deleted

@@ -16,7 +16,7 @@ from shopmesh_operator.render.deployment import build_canary_deployment, build_d
 from shopmesh_operator.render.destination_rule import build_destination_rule
 from shopmesh_operator.render.disruption_budget import build_disruption_budget
 from shopmesh_operator.render.peer_authentication import build_peer_authentication
-from shopmesh_operator.render.service import build_service
+from shopmesh_operator.render.service import build_preview_service, build_service
 from shopmesh_operator.render.service_account import build_service_account
 from shopmesh_operator.render.service_monitor import build_service_monitor
 from shopmesh_operator.render.virtual_service import build_virtual_service
@@ -30,6 +30,7 @@ __all__ = [
     "build_destination_rule",
     "build_disruption_budget",
     "build_peer_authentication",
+    "build_preview_service",
     "build_service",
     "build_service_account",
     "build_service_monitor",
@@ -41,6 +42,7 @@ def build_children(ms: Microservice) -> list[dict[str, Any]]:
     children = [
         build_service_account(ms),
         build_service(ms),
+        build_preview_service(ms),
         build_deployment(ms),
         build_autoscaler(ms),
         build_disruption_budget(ms),

@@ -51,19 +51,28 @@ def build_deployment(ms: Microservice) -> dict[str, Any]:
     }
 
 
-def canary_name(ms: Microservice) -> str:
-    """The canary Deployment's name; its pods' names start with it and a dash."""
-    return f"{ms.metadata.name}-{c.TRACK_CANARY}"
+def canary_name(ms: Microservice, strategy: str | None = None) -> str:
+    """The second Deployment of a release (`strategy`, default the spec's):
+    `<name>-canary`, or `<name>-preview` for BlueGreen; its pods' names start with it
+    and a dash."""
+    return f"{ms.metadata.name}-{release_track(strategy or ms.spec.rollout.strategy)}"
+
+
+def release_track(strategy: str) -> str:
+    """The track label of a release's new pods under `strategy`."""
+    return c.TRACK_PREVIEW if strategy == "BlueGreen" else c.TRACK_CANARY
 
 
 def build_canary_deployment(ms: Microservice, replicas: int) -> dict[str, Any]:
-    """The Deployment of a canary release (canary.py): the spec's pods, labelled with the
-    canary track, beside the stable Deployment and behind the same Service. Its selector
-    adds the track, so the two Deployments never count each other's pods."""
+    """The second Deployment of a release (canary.py): the spec's pods, labelled with the
+    canary track (behind the same Service) or the preview track (BlueGreen: behind the
+    `<name>-preview` Service, until the switch). Its selector adds the track, so the two
+    Deployments never count each other's pods."""
     stable = build_deployment(ms)
-    selector = {**build_selector_labels(ms), c.LABEL_TRACK: c.TRACK_CANARY}
+    track = release_track(ms.spec.rollout.strategy)
+    selector = {**build_selector_labels(ms), c.LABEL_TRACK: track}
     template = stable["spec"]["template"]
-    labels = {**template["metadata"]["labels"], c.LABEL_TRACK: c.TRACK_CANARY}
+    labels = {**template["metadata"]["labels"], c.LABEL_TRACK: track}
     return {
         **stable,
         "metadata": build_metadata(ms, name=canary_name(ms)),
