@@ -205,7 +205,7 @@ async def test_a_good_canary_walks_every_step_and_is_promoted(
     assert served["stable"] > 0, served
     status = payments.get()["status"]
     assert status["phase"] == "Ready"
-    assert "canary" not in status["rollout"]
+    assert "release" not in status["rollout"]
     assert status["rollout"]["history"][-1]["outcome"] == "Released"
     passed = [e["message"] for e in payments.events("AnalysisPassed")]
     assert len(passed) >= 2, passed

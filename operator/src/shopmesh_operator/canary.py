@@ -45,11 +45,11 @@ from shopmesh_operator.analysis import failed, inconclusive
 from shopmesh_operator.drift import find_drift
 from shopmesh_operator.models import (
     AnalysisStep,
-    ReleaseState,
     CanaryStep,
     HeldRelease,
     Measurement,
     Microservice,
+    ReleaseState,
     duration_ms,
 )
 from shopmesh_operator.render import build_canary_deployment

@@ -7,7 +7,9 @@ API server adds defaults (protocol, terminationMessagePath, ...) that we never
 render, and those must not count as drift. Quantities are compared by value
 ("1000m" equals "1"), because the API server rewrites them to canonical form;
 only under `resources.requests` and `resources.limits`, so a changed env value
-such as "1.1" -> "1.10" is still drift.
+such as "1.1" -> "1.10" is still drift. Label selectors are the exception to the
+subset rule: a selector key the spec dropped (a Service leaving the BlueGreen strategy
+stops selecting a track) is drift, since nothing defaults selectors.
 Used by reconcile.py. Written by hand: no library compares a rendered manifest
 against a defaulted live object this way, and kubernetes_asyncio (unlike the sync
 client) has no quantity parser, so the few lines of one are here.
@@ -21,6 +23,8 @@ from typing import Any
 
 # Resource names may contain dots themselves (nvidia.com/gpu), so match the prefix.
 _QUANTITY_PATH = re.compile(r"\.resources\.(requests|limits)\.")
+# Maps compared key for key: a Service's selector and a label selector's matchLabels.
+_EXACT_MAP_PATH = re.compile(r"^\.spec\.selector$|\.matchLabels$")
 
 _SUFFIXES: dict[str, Decimal] = {
     "Ki": Decimal(2) ** 10,
@@ -58,6 +62,8 @@ def find_drift(desired: Any, live: Any, path: str = "") -> str | None:
     if isinstance(desired, dict):
         if not isinstance(live, dict):
             return path or "."
+        if _EXACT_MAP_PATH.search(path) and set(live) - set(desired):
+            return f"{path}.{sorted(set(live) - set(desired))[0]}"
         for key, value in desired.items():
             found = find_drift(value, live.get(key), f"{path}.{key}")
             if found:

@@ -6,15 +6,16 @@ One pass is one ordered pipeline, in the shape of Argo Rollouts' controller:
 1. observe  read what planning needs: which allowed callers exist (callers.py) and,
             while one is missing, whether the AuthorizationPolicy does; the live
             Deployment and, only when the release needs them, its ReplicaSets; while
-            a canary release runs, the canary Deployment and, when due, the analysis
+            a release runs, its canary (or preview) Deployment and, when due, the analysis
             (analysis.py, through the Reconciler's provider);
 2. plan     pure (plan.py): the rendered children and the notes the status carries;
             a release past its progress deadline is rolled back, an undone one held
             (rolling.py);
 3. sync     for each child, compare with what is live and apply only what differs
             (drift.py), so an idle operator writes nothing;
-4. prune    delete an optional child of ours the spec no longer asks for, and the
-            canary Deployment of a release that ended;
+4. prune    delete an optional child of ours the spec no longer asks for, the second
+            Deployment (canary or preview) of a release that ended, and the preview
+            Service of a strategy that is no longer BlueGreen;
 5. status   calculate it from the live Deployment (and, while it has not rolled out,
             from its pods, which say why: pods.py, pod_health.py);
 6. write    the status, once, and only if it changed;
@@ -61,9 +62,11 @@ from shopmesh_operator.pods import calculate_live_status
 from shopmesh_operator.render import build_authorization_policy, build_deployment
 from shopmesh_operator.render.deployment import canary_name
 from shopmesh_operator.render.metadata import build_selector_labels
+from shopmesh_operator.render.service import preview_name
 from shopmesh_operator.requeue import Requeue
 from shopmesh_operator.rolling import needs_history
 from shopmesh_operator.status import calculate_failed_status, now_iso, status_patch
+from shopmesh_operator.steps import release_analysis
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +269,7 @@ class Pass:
         if ms.status.rollout.release is not None:
             canary = await api.get("apps/v1", "Deployment", ms.metadata.namespace, canary_name(ms))
         measurements = None
-        analysis = ms.spec.rollout.canary.analysis if ms.spec.rollout.canary else None
+        analysis = release_analysis(ms.spec.rollout)
         if analysis is not None and measurement_due(ms, now):
             measurements = await self.reconciler.analysis.measure(ms, analysis, now=now)
         return Observations(
@@ -366,11 +369,27 @@ class Pass:
 
     async def prune(self, plan: Plan) -> list[ChildChange]:
         changes: list[ChildChange] = []
-        ended = plan.release is None or plan.release.canary is None
-        if ended and self.ms.status.rollout.release is not None:  # the release ended this pass
-            name = canary_name(self.ms)
-            await self.api.delete("apps/v1", "Deployment", self.ms.metadata.namespace, name)
-            changes.append(ChildChange("Deployment", name, Action.DELETED))
+        namespace, running = self.ms.metadata.namespace, self.ms.status.rollout.release
+        if running is not None:
+            # The release ended this pass, or a new spec changed its strategy: its second
+            # Deployment goes (a new release under the new strategy has another name).
+            ended = plan.release is None or plan.release.canary is None
+            name = canary_name(self.ms, running.strategy)
+            if ended or name != canary_name(self.ms):
+                await self.api.delete("apps/v1", "Deployment", namespace, name)
+                changes.append(ChildChange("Deployment", name, Action.DELETED))
+        if (
+            self.spec_changed
+            and not self.first_pass
+            and self.ms.spec.rollout.strategy != "BlueGreen"
+        ):
+            # A strategy that changed away from BlueGreen leaves its preview Service.
+            name = preview_name(self.ms)
+            live = await self.api.get("v1", "Service", namespace, name)
+            labels = (live or {}).get("metadata", {}).get("labels", {})
+            if live is not None and labels.get(c.LABEL_MANAGED_BY) == c.MANAGED_BY:
+                await self.api.delete("v1", "Service", namespace, name)
+                changes.append(ChildChange("Service", name, Action.DELETED))
         for api_version, kind in OPTIONAL_KINDS:
             if (api_version, kind) in plan.rendered:
                 continue
@@ -425,7 +444,7 @@ class Pass:
             await self.api.post_event(
                 ms.metadata, type_=event.type, reason=event.reason, message=event.message
             )
-        if ms.spec.rollout.canary is not None or ms.status.rollout.release is not None:
+        if ms.spec.rollout.strategy != "Rolling" or ms.status.rollout.release is not None:
             CANARY_WEIGHT.labels(*self.ref).set(release.weight)
 
     def count_releases(self, status: MicroserviceStatus) -> None:

@@ -1,5 +1,5 @@
-"""A Microservice releasing with the Canary strategy and the Deployments the cluster
-shows it, for the canary tests (pure and through reconcile)."""
+"""A Microservice releasing with the Canary (or BlueGreen) strategy and the Deployments
+the cluster shows it, for the release tests (pure and through reconcile)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,12 @@ def canary_spec(image: str = V2, steps: list[dict[str, Any]] | None = None) -> d
     }
 
 
+def blue_green_spec(image: str = V2, **blue_green: Any) -> dict[str, Any]:
+    spec = canary_spec(image)
+    spec["rollout"] = {"strategy": "BlueGreen", "blueGreen": blue_green}
+    return spec
+
+
 def releasing(
     image: str = V2,
     *,
@@ -49,9 +55,12 @@ def releasing(
     rollout: dict[str, Any] | None = None,
     annotations: dict[str, str] | None = None,
     steps: list[dict[str, Any]] | None = None,
+    spec: dict[str, Any] | None = None,
 ) -> Microservice:
-    """shop/cart at `generation` asking for `image`; the last pass saw `observed`."""
-    body = microservice_body(generation=generation, spec=canary_spec(image, steps))
+    """shop/cart at `generation` asking for `image` (with `spec`, that spec; else a
+    Canary one with `steps`); the last pass saw `observed`."""
+    spec = spec if spec is not None else canary_spec(image, steps)
+    body = microservice_body(generation=generation, spec=spec)
     if annotations:
         body["metadata"]["annotations"] = annotations
     status: dict[str, Any] = {"rollout": {"stableImage": V1, **(rollout or {})}}

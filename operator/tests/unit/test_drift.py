@@ -46,6 +46,24 @@ C0 = ".spec.template.spec.containers[0]"
         pytest.param(DESIRED, DESIRED, None, id="equal"),
         pytest.param(DESIRED, _live(), None, id="defaulted-live-and-canonical-quantities"),
         pytest.param({"a": 1}, {"a": 1, "b": 2}, None, id="extra-live-key-ignored"),
+        pytest.param(
+            {"spec": {"selector": {"app": "a"}}},
+            {"spec": {"selector": {"app": "a", "shopmesh.io/track": "stable"}}},
+            ".spec.selector.shopmesh.io/track",
+            id="a-selector-key-the-spec-dropped",
+        ),
+        pytest.param(
+            {"spec": {"selector": {"matchLabels": {"app": "a"}}}},
+            {"spec": {"selector": {"matchLabels": {"app": "a", "tier": "x"}}}},
+            ".spec.selector.matchLabels.tier",
+            id="a-match-labels-key-the-spec-dropped",
+        ),
+        pytest.param(
+            {"metadata": {"labels": {"app": "a"}}},
+            {"metadata": {"labels": {"app": "a", "other": "x"}}},
+            None,
+            id="labels-others-added-are-ignored",
+        ),
         pytest.param({"a": {}}, {"a": {"x": 1}}, None, id="empty-desired-dict-matches-any-dict"),
         pytest.param(
             DESIRED,
