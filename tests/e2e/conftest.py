@@ -12,12 +12,13 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from releases import Released, Spec
+from releases import Released, Spec, operator_log, release_state
 from shop_release import ShopRelease
 
-from kube import ENV, REPO, create_namespace, get, kubectl
+from kube import ENV, REPO, create_namespace, get, kubectl, wait_for
 
 OPERATOR_LOG = REPO / ".shopmesh/logs/operator-e2e.log"
 
@@ -132,3 +133,34 @@ def payments_image(shop: ShopRelease) -> str:
     payments = get("microservice", "payments", shop.namespace)
     assert payments is not None
     return str(payments["spec"]["image"])
+
+
+@pytest.fixture
+def payments(shop: ShopRelease) -> Any:
+    """The shop's payments; its spec is put back after the test (a Rolling release)."""
+    service = Released(shop, "payments")
+    before = service.get()["spec"]
+    yield service
+    service.patch(
+        {
+            "env": before.get("env", []),
+            "rollout": {"strategy": "Rolling", "canary": None, "blueGreen": None},
+        }
+    )
+    try:
+        wait_for(
+            lambda: (
+                service.get()["status"].get("phase") == "Ready"
+                and not release_state(service)
+                and get("deployment", "payments-canary", service.namespace) is None
+                and get("deployment", "payments-preview", service.namespace) is None
+                and get("service", "payments-preview", service.namespace) is None
+            ),
+            what="payments back to its own spec",
+            timeout=240,
+            interval=2,
+        )
+    except AssertionError as failed:
+        raise AssertionError(
+            f"{failed}: {service.get()['status']}\n{operator_log(service)}"
+        ) from failed

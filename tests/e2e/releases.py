@@ -1,14 +1,22 @@
-"""What the release tests share (test_release_rolling.py, test_release_canary.py): one
-Microservice of the installed shop and how to read and change it, a second tag of an
-image ("version 2"), and a test environment variable that makes a new pod template."""
+"""What the release tests share (test_release_rolling.py, test_release_canary.py,
+test_release_bluegreen.py): one Microservice of the installed shop and how to read and
+change it, a second tag of an image ("version 2"), a test environment variable that
+makes a new pod template, a bounded load of orders through the gateway, the release
+state and Events, and `kubectl shopmesh`."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
-from shop_release import ShopRelease, pod_ready
+from invariants import check_eventually
+from shop_helpers import MAILDIR, PRODUCTS, wait_finished
+from shop_release import SHOP_STOCK, Customer, ShopRelease, eventually, off_loop, pod_ready
 
 from kube import ENV, REPO, condition, events_for, get, kubectl, list_items, wait_for
 
@@ -81,3 +89,68 @@ def second_tag(image: str) -> str:
 
 def var(name: str, value: str) -> dict[str, str]:
     return {"name": f"SHOPMESH_TEST_{name}", "value": value}
+
+
+def release_state(service: Released) -> dict[str, Any]:
+    return dict(service.get().get("status", {}).get("rollout", {}).get("release") or {})
+
+
+def event_times(service: Released, reason: str, contains: str = "") -> list[datetime]:
+    return [
+        datetime.fromisoformat((e.get("lastTimestamp") or e["eventTime"]).replace("Z", "+00:00"))
+        for e in service.events(reason)
+        if contains in e.get("message", "")
+    ]
+
+
+def shopmesh(*args: str, check: bool = True) -> Any:
+    return kubectl("shopmesh", *args, check=check, timeout=240)
+
+
+class Orders:
+    """A bounded load of orders through the gateway, until stopped."""
+
+    def __init__(self, shop: ShopRelease) -> None:
+        self.shop, self.accepted, self.stop = shop, [], asyncio.Event()
+
+    @asynccontextmanager
+    async def flowing(self) -> AsyncIterator[Orders]:
+        async with self.shop.gateway_client() as client:
+            customers = [await Customer.sign_up(client) for _ in range(4)]
+            load = asyncio.gather(*(self.shopper(c) for c in customers))
+            try:
+                await eventually(off_loop(lambda: len(self.accepted) >= 3), within=60)
+                yield self
+            finally:
+                self.stop.set()
+                await load
+
+    async def shopper(self, customer: Customer) -> None:
+        for n in range(400):  # bounded: at most 400 orders each
+            if self.stop.is_set():
+                return
+            answer = await customer.order([{"product_id": f"p{n % 5 + 1}", "quantity": 1}])
+            if answer.status_code == 429:  # the gateway's limits: wait as told, at most 5 s
+                await asyncio.sleep(min(float(answer.headers.get("Retry-After", "1")), 5))
+                continue
+            assert answer.status_code == 202, answer.text
+            self.accepted.append(answer.json()["id"])
+            # Pacing: one order per customer per second keeps the four of them inside the
+            # gateway's limits (100 a minute per user, 300 per address).
+            await asyncio.sleep(1)
+
+    async def all_finished(self) -> None:
+        assert len(self.accepted) >= 6, f"only {len(self.accepted)} orders were placed"
+        await wait_finished(self.shop.shop, set(self.accepted), within=180)
+        stocked = {pid: SHOP_STOCK for pid in PRODUCTS}
+        await check_eventually(self.shop.shop, stocked=stocked, maildir=MAILDIR)
+
+
+def operator_log(service: Released) -> str:
+    """The operator's last words, for a failure message."""
+    return str(
+        kubectl(
+            "logs", "-l", "app.kubernetes.io/component=operator", "-n", service.namespace,
+            "--tail=40", "--prefix", check=False,
+        ).stdout
+    )  # fmt: skip

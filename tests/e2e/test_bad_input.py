@@ -32,6 +32,12 @@ def with_metric(metric: dict[str, Any]) -> Any:
     return with_canary(analysis={"metrics": [metric]})
 
 
+def with_blue_green(**blue_green: Any) -> Any:
+    """A builder of a Microservice with strategy BlueGreen and these settings."""
+    rollout = {"strategy": "BlueGreen", "blueGreen": blue_green}
+    return lambda ns: microservice("bad", ns, rollout=rollout)
+
+
 SUCCESS_RATE = {"name": "success-rate", "min": 99}
 #: The CEL rules of rollout.canary (operator/tests/unit/test_crd_canary.py pins them).
 CANARY_CASES = [
@@ -121,6 +127,64 @@ CANARY_CASES = [
         with_metric({"name": "errors", "query": "sum(x)", "max": 1, "maxMs": 5}),
         "maxMs is for latency-p99",
         id="custom-metric-with-maxMs",
+    ),
+]
+ONLY_BLUE_GREEN = "rollout.blueGreen is only read with rollout.strategy BlueGreen"
+#: rollout.blueGreen: its CEL rule (test_crd_canary.py pins it) and its schema, whose
+#: analysis is canary.analysis's (a YAML anchor in the CRD).
+BLUE_GREEN_CASES = [
+    pytest.param(
+        lambda ns: microservice(
+            "bad",
+            ns,
+            rollout={
+                "strategy": "Canary",
+                "canary": {"steps": [{"setWeight": 20}]},
+                "blueGreen": {"scaleDownDelaySeconds": 30},
+            },
+        ),
+        ONLY_BLUE_GREEN,
+        id="bluegreen-settings-with-canary",
+    ),
+    pytest.param(
+        lambda ns: microservice("bad", ns, rollout={"blueGreen": {"autoPromotionSeconds": 60}}),
+        ONLY_BLUE_GREEN,
+        id="bluegreen-settings-with-rolling-default",
+    ),
+    pytest.param(
+        with_blue_green(scaleDownDelaySeconds=-1),
+        "spec.rollout.blueGreen.scaleDownDelaySeconds: Invalid value: -1",
+        id="bluegreen-negative-scale-down-delay",
+    ),
+    pytest.param(
+        with_blue_green(autoPromotionSeconds=86401),
+        "spec.rollout.blueGreen.autoPromotionSeconds: Invalid value: 86401",
+        id="bluegreen-auto-promotion-over-a-day",
+    ),
+    pytest.param(
+        with_blue_green(prePromotionMeasurements=0),
+        "spec.rollout.blueGreen.prePromotionMeasurements: Invalid value: 0",
+        id="bluegreen-no-pre-promotion-measurements",
+    ),
+    pytest.param(
+        with_blue_green(previewService="cart-preview"),
+        'unknown field "spec.rollout.blueGreen.previewService"',
+        id="bluegreen-unknown-setting",
+    ),
+    pytest.param(
+        with_blue_green(analysis={"interval": "2s", "metrics": [SUCCESS_RATE]}),
+        "analysis.interval must be between 5s and 1h",
+        id="bluegreen-analysis-interval-under-5s",
+    ),
+    pytest.param(
+        with_blue_green(analysis={"metrics": [SUCCESS_RATE, {**SUCCESS_RATE, "min": 95}]}),
+        "spec.rollout.blueGreen.analysis.metrics[1]: Duplicate value",
+        id="bluegreen-analysis-metric-named-twice",
+    ),
+    pytest.param(
+        with_blue_green(analysis={"metrics": [{"name": "latency-p99", "max": 500}]}),
+        "analysis metric latency-p99 needs maxMs",
+        id="bluegreen-analysis-latency-without-maxMs",
     ),
 ]
 
@@ -216,17 +280,8 @@ CASES = [
         "spec.rollout.progressDeadlineSeconds: Invalid value: 5",
         id="progress-deadline-too-short",
     ),
-    pytest.param(
-        lambda ns: microservice("bad", ns, rollout={"strategy": "BlueGreen"}),
-        "rollout.strategy BlueGreen is not implemented yet",
-        id="bluegreen-not-implemented-yet",
-    ),
-    pytest.param(
-        lambda ns: microservice("bad", ns, rollout={"blueGreen": {"previewService": "x"}}),
-        "rollout.blueGreen is not implemented yet",
-        id="bluegreen-settings-not-implemented-yet",
-    ),
     *CANARY_CASES,
+    *BLUE_GREEN_CASES,
     pytest.param(
         lambda ns: microservice(
             "bad",

@@ -15,17 +15,13 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from invariants import check_eventually
-from releases import Released, Spec, var
-from shop_helpers import MAILDIR, PRODUCTS, wait_finished
-from shop_release import SHOP_STOCK, Customer, ShopRelease, eventually, off_loop
+from releases import Orders, Released, Spec, event_times, operator_log, release_state, shopmesh, var
+from shop_release import ShopRelease
 
 from kube import get, kubectl, list_items, wait_for
 
@@ -53,10 +49,6 @@ def analysis(min_requests: int = 5) -> dict[str, Any]:
     }
 
 
-def release_state(service: Released) -> dict[str, Any]:
-    return dict(service.get().get("status", {}).get("rollout", {}).get("release") or {})
-
-
 def wait_step(service: Released, step: int, timeout: float = 120) -> dict[str, Any]:
     return wait_for(
         lambda: (state := release_state(service)) and state.get("step") == step and state,
@@ -74,57 +66,6 @@ def vs_weights(service: Released) -> dict[str, int]:
     }
 
 
-def event_times(service: Released, reason: str, contains: str = "") -> list[datetime]:
-    return [
-        datetime.fromisoformat((e.get("lastTimestamp") or e["eventTime"]).replace("Z", "+00:00"))
-        for e in service.events(reason)
-        if contains in e.get("message", "")
-    ]
-
-
-def shopmesh(*args: str, check: bool = True) -> Any:
-    return kubectl("shopmesh", *args, check=check, timeout=240)
-
-
-class Orders:
-    """A bounded load of orders through the gateway, until stopped."""
-
-    def __init__(self, shop: ShopRelease) -> None:
-        self.shop, self.accepted, self.stop = shop, [], asyncio.Event()
-
-    @asynccontextmanager
-    async def flowing(self) -> AsyncIterator[Orders]:
-        async with self.shop.gateway_client() as client:
-            customers = [await Customer.sign_up(client) for _ in range(4)]
-            load = asyncio.gather(*(self.shopper(c) for c in customers))
-            try:
-                await eventually(off_loop(lambda: len(self.accepted) >= 3), within=60)
-                yield self
-            finally:
-                self.stop.set()
-                await load
-
-    async def shopper(self, customer: Customer) -> None:
-        for n in range(400):  # bounded: at most 400 orders each
-            if self.stop.is_set():
-                return
-            answer = await customer.order([{"product_id": f"p{n % 5 + 1}", "quantity": 1}])
-            if answer.status_code == 429:  # the gateway's limits: wait as told, at most 5 s
-                await asyncio.sleep(min(float(answer.headers.get("Retry-After", "1")), 5))
-                continue
-            assert answer.status_code == 202, answer.text
-            self.accepted.append(answer.json()["id"])
-            # Pacing: one order per customer per second keeps the four of them inside the
-            # gateway's limits (100 a minute per user, 300 per address).
-            await asyncio.sleep(1)
-
-    async def all_finished(self) -> None:
-        assert len(self.accepted) >= 6, f"only {len(self.accepted)} orders were placed"
-        await wait_finished(self.shop.shop, set(self.accepted), within=180)
-        stocked = {pid: SHOP_STOCK for pid in PRODUCTS}
-        await check_eventually(self.shop.shop, stocked=stocked, maildir=MAILDIR)
-
-
 def served_by_track(namespace: str, name: str, seconds: int) -> dict[str, float]:
     """Requests the pods of each track served in the last `seconds`, per Prometheus."""
     query = (
@@ -140,42 +81,6 @@ def served_by_track(namespace: str, name: str, seconds: int) -> dict[str, float]
         track = "canary" if sample["metric"]["pod"].startswith(f"{name}-canary-") else "stable"
         served[track] += float(sample["value"][1])
     return served
-
-
-@pytest.fixture
-def payments(shop: ShopRelease) -> Any:
-    """The shop's payments; its spec is put back after the test (a Rolling release)."""
-    service = Released(shop, "payments")
-    before = service.get()["spec"]
-    yield service
-    service.patch(
-        {"env": before.get("env", []), "rollout": {"strategy": "Rolling", "canary": None}}
-    )
-    try:
-        wait_for(
-            lambda: (
-                service.get()["status"].get("phase") == "Ready"
-                and not release_state(service)
-                and get("deployment", "payments-canary", service.namespace) is None
-            ),
-            what="payments back to its own spec",
-            timeout=240,
-            interval=2,
-        )
-    except AssertionError as failed:
-        raise AssertionError(
-            f"{failed}: {service.get()['status']}\n{operator_log(service)}"
-        ) from failed
-
-
-def operator_log(service: Released) -> str:
-    """The operator's last words, for a failure message."""
-    return str(
-        kubectl(
-            "logs", "-l", "app.kubernetes.io/component=operator", "-n", service.namespace,
-            "--tail=40", "--prefix", check=False,
-        ).stdout
-    )  # fmt: skip
 
 
 async def test_a_good_canary_walks_every_step_and_is_promoted(

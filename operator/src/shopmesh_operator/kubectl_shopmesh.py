@@ -2,13 +2,21 @@
 `kubectl-shopmesh`, which kubectl finds on PATH as a plugin; `make env` puts it there).
 
     kubectl shopmesh status payments -n shop     phase, images, conditions, held release,
-                                                 history; a canary's step, weight, pause
+                                                 history; a release's step, traffic, pause
                                                  and last analysis measurements
     kubectl shopmesh watch payments -n shop      follows a release: exit 0 released, 1 rolled
                                                  back or aborted, 2 after --timeout
     kubectl shopmesh undo payments -n shop       back to the stable image, through the spec
-    kubectl shopmesh promote payments -n shop    steer a Canary release: promote [--full],
-                     abort|retry|pause|resume    abort, retry, pause, resume
+    kubectl shopmesh promote payments -n shop    steer a Canary or BlueGreen release:
+                     abort|retry|pause|resume    promote [--full], abort, retry, pause, resume
+
+Canary and BlueGreen releases walk steps (steps.py) and are steered alike. A canary shows
+its weight; a blue-green release its steps (preview, analysis xN, auto-promotion after Ns
+or pause until promoted, switch, scale-down delay Ns), which side is active (serves live
+traffic through the `<name>` Service: the stable image until the switch, the new one
+after) and its `<name>-preview` Service. promote goes to the next step (--full: all of
+them); abort goes back to the stable version at once, as long as the stable Deployment
+has not taken the new template; `watch` ends at promotion (0) or abort (1).
 
 The steering verbs write one command into the `release.shopmesh.io/steer` annotation (steering.py)
 and wait (`--timeout`, 20s) until the operator records its id in `status.rollout.steered`,
@@ -21,8 +29,8 @@ of one that is paused.
 
 It talks to the cluster through `kubectl` itself, so the user's context, credentials and
 auth plugins apply as they do to every other kubectl command. What a status means
-(`release_view`, `verdict`, `undo_target`, `refusal`, `steered_message`, `describe_step`)
-is pure and unit-tested; the rest is I/O.
+(`release_view`, `verdict`, `undo_target`, `refusal`, `steered_message`; how it is
+printed: release_view.py) is pure and unit-tested; the rest is I/O.
 """
 
 from __future__ import annotations
@@ -31,24 +39,20 @@ import enum
 import json
 import subprocess
 import time
-from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from shopmesh_operator import steering
-from shopmesh_operator.models import (
-    Canary,
-    ReleaseState,
-    CanaryStep,
-    HeldRelease,
-    Measurement,
-    Release,
-    RolloutStatus,
+from shopmesh_operator.models import Release, Rollout, RolloutStatus
+from shopmesh_operator.release_view import (
+    ReleaseView,
+    describe_progress,
+    print_status,
+    release_state,
 )
 from shopmesh_operator.steering import Verb
 
@@ -79,36 +83,6 @@ class PluginError(Exception):
     """A clear, one-line failure: printed without a traceback, exit code 1."""
 
 
-@dataclass(frozen=True)
-class ReleaseView:
-    """A Microservice's release, as `status` prints it."""
-
-    name: str
-    namespace: str
-    generation: int
-    strategy: str
-    phase: str
-    spec_image: str
-    running_image: str
-    ready: str
-    conditions: tuple[tuple[str, str, str, str], ...]
-    rollout: RolloutStatus
-    #: spec.rollout.canary.steps (empty for other strategies).
-    steps: tuple[CanaryStep, ...] = ()
-
-    @property
-    def held(self) -> HeldRelease | None:
-        return self.rollout.held
-
-    @property
-    def history(self) -> tuple[Release, ...]:
-        return self.rollout.history
-
-    @property
-    def canary(self) -> ReleaseState | None:
-        return self.rollout.release
-
-
 _Parsed = TypeVar("_Parsed", bound=BaseModel)
 
 
@@ -128,60 +102,22 @@ def release_view(body: dict[str, Any]) -> ReleaseView:
     spec, status, meta = body["spec"], body.get("status") or {}, body["metadata"]
     who = f"{meta['namespace']}/{meta['name']}"
     rollout = _parse(RolloutStatus, status.get("rollout") or {}, "status.rollout", who)
-    spec_rollout = spec.get("rollout") or {}
-    strategy = spec_rollout.get("strategy", "Rolling")
-    steps: tuple[CanaryStep, ...] = ()
-    if strategy == "Canary":
-        steps = _parse(Canary, spec_rollout.get("canary"), "spec.rollout.canary", who).steps
-    running = rollout.held.running_image if rollout.held else spec["image"]
-    if rollout.release is not None:
-        stable = rollout.stable_image
-        canary = f"{rollout.release.image} (canary)"
-        running = f"{stable} (stable), {canary}" if stable else canary
+    spec_rollout = _parse(Rollout, spec.get("rollout") or {}, "spec.rollout", who)
     want = status.get("replicas", spec.get("replicas", 1))
     return ReleaseView(
         name=meta["name"],
         namespace=meta["namespace"],
         generation=meta.get("generation", 0),
-        strategy=strategy,
         phase=status.get("phase", "Pending"),
         spec_image=spec["image"],
-        running_image=running,
         ready=f"{status.get('readyReplicas', 0)}/{want}",
         conditions=tuple(
             (c["type"], c["status"], c.get("reason", ""), c.get("message", ""))
             for c in status.get("conditions", [])
         ),
         rollout=rollout,
-        steps=steps,
+        spec_rollout=spec_rollout,
     )
-
-
-def describe_step(step: CanaryStep) -> str:
-    """A canary step as the operator's events say it: "setWeight 20", "pause 30s", "pause
-    until promoted", "analysis x3" (canary.describe_step; not imported from there, which
-    would load the analysis client into every plugin start; a unit test keeps the two equal)."""
-    if step.set_weight is not None:
-        return f"setWeight {step.set_weight}"
-    if step.pause is not None:
-        return f"pause {step.pause.duration}" if step.pause.duration else "pause until promoted"
-    assert step.analysis is not None  # CanaryStep holds exactly one of the three
-    return f"analysis x{step.analysis.measurements}"
-
-
-def describe_progress(canary: ReleaseState, steps: tuple[CanaryStep, ...]) -> str:
-    """Where a canary is: "step 2/5 (pause 30s)", or "promoting (all 5 steps done)" while
-    the stable Deployment is given the canary's image."""
-    if canary.step >= len(steps):
-        return f"promoting (all {len(steps)} steps done)"
-    return f"step {canary.step + 1}/{len(steps)} ({describe_step(steps[canary.step])})"
-
-
-def canary_state(view: ReleaseView, canary: ReleaseState) -> str:
-    """A canary in one line: "step 2/5 (pause 30s), weight 20%, paused (Paused: why)"."""
-    why = f": {canary.pause_message}" if canary.pause_message else ""
-    paused = f", paused ({canary.paused}{why})" if canary.paused else ""
-    return f"{describe_progress(canary, view.steps)}, weight {canary.weight}%{paused}"
 
 
 def _released_now(view: ReleaseView) -> Release | None:
@@ -192,10 +128,10 @@ def _released_now(view: ReleaseView) -> Release | None:
 
 
 def verdict(body: dict[str, Any]) -> Verdict:
-    """Released: this generation is Ready with the spec's image (a Canary: its newest
-    history entry says Released and no canary is left); rolled back: it is held back (the
-    operator rolled it back, a user undid it, a canary was aborted) or the API refused it;
-    running otherwise."""
+    """Released: this generation is Ready with the spec's image (Canary, BlueGreen: its
+    newest history entry says Released and no release is left in progress); rolled back:
+    it is held back (the operator rolled it back, a user undid it, a release was aborted)
+    or the API refused it; running otherwise."""
     view = release_view(body)
     status = body.get("status") or {}
     observed = status.get("observedGeneration") == view.generation
@@ -203,8 +139,8 @@ def verdict(body: dict[str, Any]) -> Verdict:
         return Verdict.ROLLED_BACK
     if view.phase == "Failed" and observed:
         return Verdict.ROLLED_BACK
-    if view.strategy == "Canary":
-        released = view.canary is None and _released_now(view) is not None
+    if view.strategy != "Rolling":
+        released = view.release is None and _released_now(view) is not None
         return Verdict.RELEASED if released else Verdict.RUNNING
     if observed and view.phase == "Ready":
         return Verdict.RELEASED if not view.held else Verdict.RUNNING
@@ -228,12 +164,12 @@ def undo_target(body: dict[str, Any]) -> str:
 def refusal(verb: Verb, view: ReleaseView) -> str | None:
     """Why `verb` does not fit this release (said before anything is written), or None."""
     who = f"{view.namespace}/{view.name}"
-    if view.strategy != "Canary":
+    if view.strategy == "Rolling":
         return (
             f"{verb} steers BlueGreen and Canary releases; {who} uses {view.strategy} "
             "(use `kubectl shopmesh undo` or `kubectl rollout undo`)"
         )
-    canary, held = view.canary, view.held
+    release, held = view.release, view.held
     if held is not None and held.reason == "Aborted" and held.generation == view.generation:
         if verb == "retry":
             return None
@@ -243,17 +179,18 @@ def refusal(verb: Verb, view: ReleaseView) -> str | None:
         )
     if verb == "retry":
         return f"nothing to retry: the release of {who} was not aborted"
-    if canary is None:
+    if release is None:
         return f"nothing to {verb}: {who} has no release in progress (phase {view.phase})"
-    if verb == "resume" and canary.paused is None:
-        state = canary_state(view, canary)
+    paused, message = release.paused, release.pause_message
+    if verb == "resume" and paused is None:
+        state = release_state(view, release)
         return f"nothing to resume: the release of {who} is not paused; it is at {state}"
-    if verb == "resume" and canary.paused == "PauseStep":  # it would pause there again
-        where = describe_progress(canary, view.steps)
+    if verb == "resume" and paused == "PauseStep":  # it would pause there again
+        where = describe_progress(view.spec_rollout, release)
         return f"nothing to resume: {who} waits at {where}; `kubectl shopmesh promote` continues"
-    if verb == "pause" and canary.paused is not None:
-        why = f"{canary.paused}: {canary.pause_message}" if canary.pause_message else canary.paused
-        how = "promote" if canary.paused == "PauseStep" else "resume"
+    if verb == "pause" and paused is not None:
+        why = f"{paused}: {message}" if message else paused
+        how = "promote" if paused == "PauseStep" else "resume"
         return f"{who} is already paused ({why}); `kubectl shopmesh {how}` continues it"
     return None
 
@@ -269,12 +206,12 @@ _DONE = {
 
 def steered_message(verb: Verb, view: ReleaseView) -> str:
     """What the operator did, read from the status in which it acknowledged `verb`."""
-    canary, held = view.canary, view.held
-    if canary is not None:
-        state = canary_state(view, canary)
-        if verb == "abort":  # acknowledged, yet the canary is still there
+    release, held = view.release, view.held
+    if release is not None:
+        state = release_state(view, release)
+        if verb == "abort":  # acknowledged, yet the release is still there
             return f"abort carried out; {view.name} is still at {state}"
-        if canary.step >= len(view.steps):
+        if release.step >= len(view.steps):
             return f"{_DONE[verb]} {view.name}: {state}"
         return f"{_DONE[verb]} {view.name} {'to' if verb == 'promote' else 'at'} {state}"
     if held is not None and held.generation == view.generation:
@@ -352,63 +289,9 @@ def wait_for_ack(name: str, namespace: str, command_id: str, timeout: float) -> 
 
 @app.command()
 def status(name: Name, namespace: Namespace = "default") -> None:
-    """Phase, images, conditions, the held release, the release history; for a canary in
-    progress its step, weight, pause and last analysis measurements."""
-    view = release_view(read(name, namespace))
-    out.print(
-        f"[bold]{view.namespace}/{view.name}[/]  {view.strategy}  phase [bold]{view.phase}[/]"
-        f"  ready {view.ready}"
-    )
-    out.print(f"spec image     {view.spec_image}")
-    out.print(f"running image  {view.running_image}")
-    if view.held:
-        out.print(f"[yellow]held: {view.held.reason}[/] — {escape(view.held.message)}")
-    if view.canary:
-        _print_canary(view, view.canary)
-    conditions = Table("condition", "status", "reason", "message", title="conditions")
-    for row in view.conditions:
-        conditions.add_row(*(escape(cell) for cell in row))
-    out.print(conditions)
-    if view.history:
-        history = Table("generation", "image", "outcome", "at", title="releases")
-        for release in view.history:
-            history.add_row(str(release.generation), release.image, release.outcome, release.at)
-        out.print(history)
-
-
-def _print_canary(view: ReleaseView, canary: ReleaseState) -> None:
-    out.print(f"canary         {canary.image}  {canary_state(view, canary)}", markup=False)
-    if canary.paused:
-        out.print(f"[yellow]paused: {canary.paused}[/] — {escape(canary.pause_message)}")
-    analysis = canary.analysis
-    if not analysis.measurements:
-        return
-    title = f"analysis: {analysis.passes} passed in a row, {analysis.failures} failed"
-    table = Table(
-        "metric", "value", "threshold", "verdict", "requests", "at", "message", title=title
-    )
-    for measurement in analysis.measurements:
-        table.add_row(*measurement_row(measurement))
-    out.print(table)
-
-
-_VERDICT_STYLE = {"Successful": "green", "Failed": "red", "Inconclusive": "yellow"}
-
-
-def measurement_row(measurement: Measurement) -> tuple[str, ...]:
-    """One row of the analysis table (rich markup: only the verdict is coloured)."""
-    value = "no data" if measurement.value is None else f"{measurement.value:.6g}"
-    requests = "-" if measurement.requests is None else f"{measurement.requests:.0f}"
-    colour = _VERDICT_STYLE[measurement.verdict]
-    return (
-        escape(measurement.metric),
-        value,
-        escape(measurement.threshold),
-        f"[{colour}]{measurement.verdict}[/]",
-        requests,
-        escape(measurement.at),
-        escape(measurement.message),
-    )
+    """Phase, images, conditions, the held release, the release history; for a Canary or
+    BlueGreen release in progress its step, traffic, pause and last analysis measurements."""
+    print_status(out, release_view(read(name, namespace)))
 
 
 @app.command()
@@ -426,7 +309,7 @@ def watch(
             body = read(name, namespace)
             view = release_view(body)
             found = verdict(body)
-            where = canary_state(view, view.canary) if view.canary else ""
+            where = release_state(view, view.release) if view.release else ""
             if where and where != shown:  # each step once, also where no spinner is drawn
                 out.print(f"{namespace}/{name}: {where}", markup=False)
                 shown = where
@@ -485,13 +368,13 @@ def steer(verb: Verb, name: str, namespace: str, *, timeout: float, full: bool =
     out.print(steered_message(verb, done), markup=False)
 
 
-#: What each steering verb does to a Canary release.
+#: What each steering verb does to a Canary or BlueGreen release.
 STEERING: dict[Verb, str] = {
-    "promote": "Go to the next step of a Canary release (--full: skip every remaining step).",
-    "abort": "Return a Canary release to the stable version.",
-    "retry": "Start an aborted Canary release again.",
-    "pause": "Hold a Canary release at its current step.",
-    "resume": "Continue a paused Canary release.",
+    "promote": "Go to the next step of a Canary or BlueGreen release (--full: every step).",
+    "abort": "Return a Canary or BlueGreen release to the stable (active) version at once.",
+    "retry": "Start an aborted Canary or BlueGreen release again.",
+    "pause": "Hold a Canary or BlueGreen release at its current step.",
+    "resume": "Continue a paused Canary or BlueGreen release.",
 }
 
 

@@ -31,11 +31,11 @@ from typing import Any
 
 from shopmesh_operator.drift import find_drift
 from shopmesh_operator.models import (
-    ReleaseState,
     HeldReason,
     HeldRelease,
     Microservice,
     Release,
+    ReleaseState,
     RolloutStatus,
 )
 

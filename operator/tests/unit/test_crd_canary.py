@@ -1,18 +1,23 @@
-"""The cross-field rules of the Canary strategy are checked twice: by CEL rules in the
-CRD, so `kubectl apply` refuses a bad canary, and by the validators of models.Rollout,
-Canary, CanaryStep, Analysis and AnalysisMetric, so the operator never runs one. A
-canary the CRD admits but the model refuses is stored and then never reconciles
-(InvalidSpec).
+"""The cross-field rules of the Canary and BlueGreen strategies are checked twice: by
+CEL rules in the CRD, so `kubectl apply` refuses a bad release, and by the validators
+of models.Rollout, Canary, CanaryStep, Analysis and AnalysisMetric, so the operator
+never runs one. A rollout the CRD admits but the model refuses is stored and then
+never reconciles (InvalidSpec).
 
 Each row is a bad rollout, the CRD node and CEL rule that refuse it, and the reason
-the model and the CRD both give; the CRD's message goes on to say what to do. There
-is no CEL evaluator among the test dependencies (see test_crd_retry_budget.py): the
-rows of tests/e2e/test_bad_input.py apply such specs to a real API server.
+the model and the CRD both give; the CRD's message goes on to say what to do.
+rollout.blueGreen.analysis shares canary.analysis's schema (a YAML anchor in the
+CRD), so the analysis rows are also run as blue-green rollouts. There is no CEL
+evaluator among the test dependencies (see test_crd_retry_budget.py): the few rules
+of spec.rollout itself are mirrored by hand below, pinned to the CRD's texts, so good
+rollouts are shown to pass them; the rows of tests/e2e/test_bad_input.py apply bad
+specs to a real API server.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,13 +26,15 @@ from pydantic import ValidationError
 
 from shopmesh_operator.models import BUILTIN_METRICS, MicroserviceSpec
 
-from .crd_schema import crd_node
+from .crd_schema import cel_rules, crd_node
 
 ROLLOUT = "spec.rollout"
 CANARY = "spec.rollout.canary"
 STEP = "spec.rollout.canary.steps[]"
 ANALYSIS = "spec.rollout.canary.analysis"
 METRIC = "spec.rollout.canary.analysis.metrics[]"
+BLUE_GREEN = "spec.rollout.blueGreen"
+BLUE_GREEN_ANALYSIS = "spec.rollout.blueGreen.analysis"
 BUILT_IN = ("success-rate", "latency-p99")
 
 
@@ -50,6 +57,10 @@ def _metric(metric: dict[str, Any]) -> dict[str, Any]:
     return _canary(analysis={"metrics": [metric]})
 
 
+def _blue_green(**blue_green: Any) -> dict[str, Any]:
+    return {"strategy": "BlueGreen", "blueGreen": blue_green}
+
+
 def _custom(rule: str) -> str:
     return f'self.name in ["{BUILT_IN[0]}", "{BUILT_IN[1]}"] || {rule}'
 
@@ -68,6 +79,13 @@ TWIN_ROWS = [
         '!has(self.canary) || self.strategy == "Canary"',
         "rollout.canary is only read with rollout.strategy Canary",
         {"canary": {"steps": [{"setWeight": 20}]}},
+    ),
+    Twin(
+        "blue-green-only-with-blue-green-strategy",
+        ROLLOUT,
+        '!has(self.blueGreen) || self.strategy == "BlueGreen"',
+        "rollout.blueGreen is only read with rollout.strategy BlueGreen",
+        {"strategy": "Canary", "canary": {"steps": [{"setWeight": 20}]}, "blueGreen": {}},
     ),
     Twin(
         "analysis-steps-need-analysis",
@@ -169,19 +187,97 @@ def test_the_built_in_metric_names_are_the_models() -> None:
     assert BUILT_IN == BUILTIN_METRICS
 
 
-def test_every_canary_rule_is_in_the_table() -> None:
-    """A new CEL rule of the canary comes with its model twin, or this fails."""
+def test_every_rollout_rule_is_in_the_table() -> None:
+    """A new CEL rule of the rollout, the canary or the blue-green release comes with
+    its model twin, or this fails (blueGreen.analysis is canary.analysis: see below)."""
     twins = {(twin.path, twin.rule) for twin in TWIN_ROWS}
     crd_rules = {
         (path, validation["rule"])
-        for path in (CANARY, STEP, ANALYSIS, METRIC)
+        for path in (ROLLOUT, CANARY, STEP, ANALYSIS, METRIC, BLUE_GREEN)
         for validation in crd_node(path).get("x-kubernetes-validations", [])
-    } | {
-        (ROLLOUT, validation["rule"])
-        for validation in crd_node(ROLLOUT)["x-kubernetes-validations"]
-        if "canary" in validation["rule"]
     }
     assert crd_rules == twins
+
+
+def test_blue_green_analysis_is_the_canary_analysis() -> None:
+    """One analysis schema, fields and CEL rules, for both strategies, as one
+    `Analysis` model; only the description says when it is measured."""
+    canary, blue_green = crd_node(ANALYSIS), crd_node(BLUE_GREEN_ANALYSIS)
+    assert {**blue_green, "description": ""} == {**canary, "description": ""}
+
+
+ANALYSIS_TWINS = [
+    pytest.param(twin, id=twin.id) for twin in TWIN_ROWS if twin.path in (ANALYSIS, METRIC)
+]
+
+
+@pytest.mark.parametrize("twin", ANALYSIS_TWINS)
+def test_a_blue_green_analysis_is_refused_for_the_same_reason(twin: Twin) -> None:
+    path = twin.path.replace(ANALYSIS, BLUE_GREEN_ANALYSIS)
+    assert _message(path, twin.rule) == _message(twin.path, twin.rule)
+    rollout = _blue_green(analysis=twin.rollout["canary"]["analysis"])
+    with pytest.raises(ValidationError) as excinfo:
+        MicroserviceSpec.model_validate({"image": "shopmesh/cart:1.0", "rollout": rollout})
+    assert twin.reason in str(excinfo.value)
+
+
+#: The CEL rules of spec.rollout as Python, over the rollout as CEL sees it (after
+#: the API server's defaulting, so `strategy` is always set).
+ROLLOUT_MIRROR: dict[str, Callable[[dict[str, Any]], bool]] = {
+    'self.strategy != "Canary" || has(self.canary)': lambda r: (
+        r["strategy"] != "Canary" or "canary" in r
+    ),
+    '!has(self.canary) || self.strategy == "Canary"': lambda r: (
+        "canary" not in r or r["strategy"] == "Canary"
+    ),
+    '!has(self.blueGreen) || self.strategy == "BlueGreen"': lambda r: (
+        "blueGreen" not in r or r["strategy"] == "BlueGreen"
+    ),
+}
+
+
+def test_the_mirrored_rollout_rules_are_the_crds() -> None:
+    assert set(ROLLOUT_MIRROR) == set(cel_rules(ROLLOUT))
+    assert crd_node(f"{ROLLOUT}.strategy")["default"] == "Rolling"
+
+
+@pytest.mark.parametrize(
+    "twin", [pytest.param(twin, id=twin.id) for twin in TWIN_ROWS if twin.path == ROLLOUT]
+)
+def test_the_mirror_refuses_the_bad_rollouts(twin: Twin) -> None:
+    assert not ROLLOUT_MIRROR[twin.rule]({"strategy": "Rolling", **twin.rollout})
+
+
+@pytest.mark.parametrize(
+    "rollout",
+    [
+        pytest.param({}, id="rolling-by-default"),
+        pytest.param(_canary(), id="canary"),
+        pytest.param({"strategy": "BlueGreen"}, id="blue-green-without-settings"),
+        pytest.param(_blue_green(), id="blue-green-empty-settings"),
+        pytest.param(
+            _blue_green(
+                autoPromotionSeconds=0,
+                scaleDownDelaySeconds=86400,
+                prePromotionMeasurements=100,
+                analysis={
+                    "interval": "1h",
+                    "metrics": [
+                        {"name": "success-rate", "min": 99},
+                        {"name": "latency-p99", "maxMs": 500},
+                        {"name": "errors", "query": "sum(x)", "max": 1},
+                    ],
+                },
+            ),
+            id="blue-green-every-setting",
+        ),
+    ],
+)
+def test_a_good_rollout_passes_the_rollout_rules_and_the_model(rollout: dict[str, Any]) -> None:
+    defaulted = {"strategy": "Rolling", **rollout}
+    assert [rule for rule, admits in ROLLOUT_MIRROR.items() if not admits(defaulted)] == []
+    spec = MicroserviceSpec.model_validate({"image": "shopmesh/cart:1.0", "rollout": rollout})
+    assert spec.rollout.strategy == defaulted["strategy"]
 
 
 def test_metric_names_are_unique_by_list_map_as_in_the_model() -> None:

@@ -12,22 +12,21 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from shopmesh_operator import canary, steering
 from shopmesh_operator import kubectl_shopmesh as plugin
+from shopmesh_operator import steering
 from shopmesh_operator.kubectl_shopmesh import (
     PluginError,
     Verdict,
-    describe_progress,
-    describe_step,
-    measurement_row,
     refusal,
     release_view,
     steered_message,
     undo_target,
     verdict,
 )
-from shopmesh_operator.models import ReleaseState, CanaryStep, Measurement
+from shopmesh_operator.models import Measurement, ReleaseState, Rollout
+from shopmesh_operator.release_view import describe_progress, measurement_row
 from shopmesh_operator.steering import Verb
+from shopmesh_operator.steps import describe_step, release_steps
 
 V1, V2 = "shop/pay:1", "shop/pay:2"
 #: Five steps, one of each kind and both kinds of pause.
@@ -38,7 +37,15 @@ STEPS = [
     {"analysis": {"measurements": 2}},
     {"pause": {"duration": "30s"}},
 ]
-CANARY_SPEC = {"steps": STEPS, "analysis": {"metrics": [{"name": "success-rate", "min": 99}]}}
+ANALYSIS = {"metrics": [{"name": "success-rate", "min": 99}]}
+CANARY = {"strategy": "Canary", "canary": {"steps": STEPS, "analysis": ANALYSIS}}
+#: Five steps: preview, analysis x2, pause until promoted, switch, scale-down delay 30s.
+BLUE_GREEN = {
+    "strategy": "BlueGreen",
+    "blueGreen": {"scaleDownDelaySeconds": 30, "prePromotionMeasurements": 2, "analysis": ANALYSIS},
+}
+#: The index of BLUE_GREEN's switch step: from it on the `pay` Service selects V2.
+SWITCH = 3
 
 
 def _body(
@@ -50,7 +57,7 @@ def _body(
     held: dict[str, Any] | None = None,
     history: list[dict[str, Any]] | None = None,
     strategy: str = "Rolling",
-    canary: dict[str, Any] | None = None,
+    release: dict[str, Any] | None = None,
     stable: str | None = None,
 ) -> dict[str, Any]:
     rollout: dict[str, Any] = {"history": history or []}
@@ -58,11 +65,9 @@ def _body(
         rollout["stableImage"] = stable
     if held:
         rollout["held"] = held
-    if canary:
-        rollout["release"] = canary
-    spec_rollout: dict[str, Any] = {"strategy": strategy}
-    if strategy == "Canary":
-        spec_rollout["canary"] = CANARY_SPEC
+    if release:
+        rollout["release"] = release
+    spec_rollout = {"Canary": CANARY, "BlueGreen": BLUE_GREEN}.get(strategy, {"strategy": strategy})
     return {
         "metadata": {"name": "pay", "namespace": "shop", "generation": generation},
         "spec": {"image": image, "replicas": 2, "rollout": spec_rollout},
@@ -80,6 +85,11 @@ def _body(
 def _canary_body(**kwargs: Any) -> dict[str, Any]:
     kwargs.setdefault("phase", "Progressing")
     return _body(strategy="Canary", stable=V1, **kwargs)
+
+
+def _blue_green_body(**kwargs: Any) -> dict[str, Any]:
+    kwargs.setdefault("phase", "Progressing")
+    return _body(strategy="BlueGreen", stable=V1, **kwargs)
 
 
 def _canary(
@@ -102,6 +112,12 @@ def _canary(
     if paused:
         status["paused"] = paused
     return status
+
+
+def _blue_green(step: int = 0, **kwargs: Any) -> dict[str, Any]:
+    """status.rollout.release of a BLUE_GREEN release at `step`: weight 100 once switched."""
+    kwargs.setdefault("weight", 100 if step >= SWITCH else 0)
+    return {**_canary(step, **kwargs), "strategy": "BlueGreen"}
 
 
 def _held(reason: str, generation: int = 2) -> dict[str, Any]:
@@ -135,34 +151,68 @@ def _measurement(**fields: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("step", "expected"),
+    ("rollout", "expected"),
     [
-        pytest.param({"setWeight": 20}, "setWeight 20", id="weight"),
-        pytest.param({"setWeight": 0}, "setWeight 0", id="weight zero is a weight"),
-        pytest.param({"pause": {"duration": "30s"}}, "pause 30s", id="timed pause"),
-        pytest.param({"pause": {}}, "pause until promoted", id="pause for a person"),
-        pytest.param({"analysis": {}}, "analysis x3", id="analysis, default count"),
-        pytest.param({"analysis": {"measurements": 5}}, "analysis x5", id="analysis x5"),
+        pytest.param(
+            CANARY,
+            ["setWeight 20", "pause until promoted", "setWeight 50", "analysis x2", "pause 30s"],
+            id="canary: its own steps",
+        ),
+        pytest.param(
+            {
+                "strategy": "Canary",
+                "canary": {"steps": [{"setWeight": 0}, {"analysis": {}}], "analysis": ANALYSIS},
+            },
+            ["setWeight 0", "analysis x3"],
+            id="canary: weight zero is a weight, analysis x3 by default",
+        ),
+        pytest.param(
+            {"strategy": "BlueGreen"},
+            ["preview", "pause until promoted", "switch", "scale-down delay 30s"],
+            id="blue-green: defaults",
+        ),
+        pytest.param(
+            {"strategy": "BlueGreen", "blueGreen": {"autoPromotionSeconds": 20}},
+            ["preview", "auto-promotion after 20s", "switch", "scale-down delay 30s"],
+            id="blue-green: auto-promotion",
+        ),
+        pytest.param(
+            {"strategy": "BlueGreen", "blueGreen": {"scaleDownDelaySeconds": 0}},
+            ["preview", "pause until promoted", "switch"],
+            id="blue-green: no scale-down delay",
+        ),
+        pytest.param(
+            BLUE_GREEN,
+            ["preview", "analysis x2", "pause until promoted", "switch", "scale-down delay 30s"],
+            id="blue-green: analysis before promotion",
+        ),
+        pytest.param({"strategy": "Rolling"}, [], id="rolling: no steps"),
     ],
 )
-def test_describe_step(step: dict[str, Any], expected: str) -> None:
-    parsed = CanaryStep.model_validate(step)
-    assert describe_step(parsed) == expected
-    assert canary.describe_step(parsed) == expected  # the operator's events say the same
+def test_describe_step(rollout: dict[str, Any], expected: list[str]) -> None:
+    """What the plugin says of each step (steps.py, as the operator's events say it)."""
+    parsed = Rollout.model_validate(rollout)
+    steps = range(len(release_steps(parsed)))
+    assert [describe_step(parsed, i) for i in steps] == expected
 
 
 @pytest.mark.parametrize(
-    ("step", "expected"),
+    ("rollout", "step", "expected"),
     [
-        pytest.param(0, "step 1/5 (setWeight 20)", id="first"),
-        pytest.param(1, "step 2/5 (pause until promoted)", id="second"),
-        pytest.param(4, "step 5/5 (pause 30s)", id="last"),
-        pytest.param(5, "promoting (all 5 steps done)", id="every step done"),
+        pytest.param(CANARY, 0, "step 1/5 (setWeight 20)", id="canary: first"),
+        pytest.param(CANARY, 1, "step 2/5 (pause until promoted)", id="canary: second"),
+        pytest.param(CANARY, 4, "step 5/5 (pause 30s)", id="canary: last"),
+        pytest.param(CANARY, 5, "promoting (all 5 steps done)", id="canary: every step done"),
+        pytest.param(BLUE_GREEN, 0, "step 1/5 (preview)", id="blue-green: preview"),
+        pytest.param(BLUE_GREEN, 1, "step 2/5 (analysis x2)", id="blue-green: analysis"),
+        pytest.param(BLUE_GREEN, 3, "step 4/5 (switch)", id="blue-green: switch"),
+        pytest.param(BLUE_GREEN, 4, "step 5/5 (scale-down delay 30s)", id="blue-green: delay"),
+        pytest.param(BLUE_GREEN, 5, "promoting (all 5 steps done)", id="blue-green: done"),
     ],
 )
-def test_describe_progress(step: int, expected: str) -> None:
-    steps = tuple(CanaryStep.model_validate(s) for s in STEPS)
-    assert describe_progress(ReleaseState.model_validate(_canary(step)), steps) == expected
+def test_describe_progress(rollout: dict[str, Any], step: int, expected: str) -> None:
+    parsed = Rollout.model_validate(rollout)
+    assert describe_progress(parsed, ReleaseState.model_validate(_canary(step))) == expected
 
 
 @pytest.mark.parametrize(
@@ -179,14 +229,14 @@ def test_describe_progress(step: int, expected: str) -> None:
             Verdict.RUNNING,
             id="an older generation's rollback",
         ),
-        pytest.param(_canary_body(canary=_canary(2)), Verdict.RUNNING, id="canary: at a step"),
+        pytest.param(_canary_body(release=_canary(2)), Verdict.RUNNING, id="canary: at a step"),
         pytest.param(
             _canary_body(phase="Ready", history=[_release(1, V1, "Released")]),
             Verdict.RUNNING,
             id="canary: Ready is not enough, the history has no entry for this generation",
         ),
         pytest.param(
-            _canary_body(canary=_canary(5), history=[_release(2, V2, "Released")]),
+            _canary_body(release=_canary(5), history=[_release(2, V2, "Released")]),
             Verdict.RUNNING,
             id="canary: still promoting",
         ),
@@ -206,9 +256,31 @@ def test_describe_progress(step: int, expected: str) -> None:
             id="canary: aborted",
         ),
         pytest.param(
-            _canary_body(generation=3, held=_held("Aborted"), canary=_canary(0)),
+            _canary_body(generation=3, held=_held("Aborted"), release=_canary(0)),
             Verdict.RUNNING,
             id="canary: an older generation's abort",
+        ),
+        pytest.param(
+            _blue_green_body(release=_blue_green(2, paused="PauseStep")),
+            Verdict.RUNNING,
+            id="blue-green: waits for promote",
+        ),
+        pytest.param(
+            _blue_green_body(release=_blue_green(5), history=[_release(2, V2, "Released")]),
+            Verdict.RUNNING,
+            id="blue-green: still promoting",
+        ),
+        pytest.param(
+            _blue_green_body(
+                phase="Ready", history=[_release(1, V1, "Released"), _release(2, V2, "Released")]
+            ),
+            Verdict.RELEASED,
+            id="blue-green: released at this generation, no release left",
+        ),
+        pytest.param(
+            _blue_green_body(held=_held("Aborted"), history=[_release(2, V2, "Aborted")]),
+            Verdict.ROLLED_BACK,
+            id="blue-green: aborted",
         ),
     ],
 )
@@ -216,13 +288,32 @@ def test_verdict(body: dict[str, Any], expected: Verdict) -> None:
     assert verdict(body) is expected
 
 
-def test_a_canary_runs_two_images() -> None:
-    view = release_view(_canary_body(canary=_canary(1)))
-    assert view.running_image == f"{V1} (stable), {V2} (canary)"
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(_body(), V2, id="rolling"),
+        pytest.param(_body(held=_held("RolledBack")), V1, id="held back"),
+        pytest.param(
+            _canary_body(release=_canary(1)), f"{V1} (stable), {V2} (canary)", id="canary"
+        ),
+        pytest.param(
+            _blue_green_body(release=_blue_green(SWITCH - 1)),
+            f"{V1} (active), {V2} (preview)",
+            id="blue-green before the switch",
+        ),
+        pytest.param(
+            _blue_green_body(release=_blue_green(SWITCH + 1)),
+            f"{V2} (active), {V1} (previous)",
+            id="blue-green after the switch",
+        ),
+    ],
+)
+def test_running_image(body: dict[str, Any], expected: str) -> None:
+    assert release_view(body).running_image == expected
 
 
 def test_a_status_this_plugin_cannot_read_is_a_clear_error() -> None:
-    body = _canary_body(canary={**_canary(1), "paused": "Sleepy"})
+    body = _canary_body(release={**_canary(1), "paused": "Sleepy"})
     with pytest.raises(PluginError, match=r"shop/pay: status.rollout is not what this plugin"):
         release_view(body)
 
@@ -263,10 +354,16 @@ WAS_ABORTED = (
     "`kubectl shopmesh retry` starts it again"
 )
 ABORTED = _canary_body(phase="Degraded", held=_held("Aborted"))
-AT_STEP = _canary_body(canary=_canary(2, weight=50))
-PAUSED = _canary_body(canary=_canary(1, paused="PauseStep", message="waiting for promote"))
-INCONCLUSIVE = _canary_body(canary=_canary(3, paused="Inconclusive", message="3 requests"))
+AT_STEP = _canary_body(release=_canary(2, weight=50))
+PAUSED = _canary_body(release=_canary(1, paused="PauseStep", message="waiting for promote"))
+INCONCLUSIVE = _canary_body(release=_canary(3, paused="Inconclusive", message="3 requests"))
 RELEASED = _canary_body(phase="Ready", history=[_release(2, V2, "Released")])
+BG_PAUSED = _blue_green_body(
+    release=_blue_green(2, paused="PauseStep", message="waiting for kubectl shopmesh promote")
+)
+BG_SWITCHED = _blue_green_body(release=_blue_green(SWITCH + 1))
+BG_ABORTED = _blue_green_body(phase="Degraded", held=_held("Aborted"))
+BG_RELEASED = _blue_green_body(phase="Ready", history=[_release(2, V2, "Released")])
 
 
 @pytest.mark.parametrize(
@@ -306,7 +403,7 @@ RELEASED = _canary_body(phase="Ready", history=[_release(2, V2, "Released")])
         pytest.param(("promote", "abort", "resume"), INCONCLUSIVE, None, id="inconclusive"),
         pytest.param(
             ("pause",),
-            _canary_body(canary=_canary(2, paused="Paused")),
+            _canary_body(release=_canary(2, paused="Paused")),
             "shop/pay is already paused (Paused); `kubectl shopmesh resume` continues it",
             id="paused: not twice",
         ),
@@ -316,7 +413,7 @@ RELEASED = _canary_body(phase="Ready", history=[_release(2, V2, "Released")])
         ),
         pytest.param(
             ("retry",),
-            _canary_body(generation=3, held=_held("Aborted"), canary=_canary(0)),
+            _canary_body(generation=3, held=_held("Aborted"), release=_canary(0)),
             "nothing to retry: the release of shop/pay was not aborted",
             id="an older generation's abort",
         ),
@@ -328,6 +425,42 @@ RELEASED = _canary_body(phase="Ready", history=[_release(2, V2, "Released")])
             _canary_body(phase="Degraded", held=_held("RolledBack")),
             "nothing to retry: the release of shop/pay was not aborted",
             id="rolled back is not aborted",
+        ),
+        pytest.param(
+            ("promote", "abort"), BG_PAUSED, None, id="blue-green waiting: promote, abort"
+        ),
+        pytest.param(
+            ("resume",),
+            BG_PAUSED,
+            "nothing to resume: shop/pay waits at step 3/5 (pause until promoted); `kubectl "
+            "shopmesh promote` continues",
+            id="blue-green waiting: resume would pause again",
+        ),
+        pytest.param(
+            ("promote", "abort", "pause"),
+            BG_SWITCHED,
+            None,
+            id="blue-green switched: promote, abort, pause",
+        ),
+        pytest.param(
+            ("resume",),
+            BG_SWITCHED,
+            "nothing to resume: the release of shop/pay is not paused; it is at step 5/5 "
+            f"(scale-down delay 30s), active {V2}",
+            id="blue-green switched: resume is for a paused one",
+        ),
+        pytest.param(("retry",), BG_ABORTED, None, id="blue-green aborted: retry"),
+        pytest.param(
+            ("promote", "abort", "pause", "resume"),
+            BG_ABORTED,
+            WAS_ABORTED,
+            id="blue-green aborted: only retry",
+        ),
+        pytest.param(
+            ("promote", "abort", "pause", "resume"),
+            BG_RELEASED,
+            NOT_IN_PROGRESS,
+            id="blue-green released",
         ),
     ],
 )
@@ -347,13 +480,13 @@ def test_refusal(verbs: tuple[Verb, ...], body: dict[str, Any], expected: str | 
     [
         pytest.param(
             "promote",
-            _canary_body(canary=_canary(2, weight=50)),
+            _canary_body(release=_canary(2, weight=50)),
             "promoted pay to step 3/5 (setWeight 50), weight 50%",
             id="promote",
         ),
         pytest.param(
             "promote",
-            _canary_body(canary=_canary(5, weight=100)),
+            _canary_body(release=_canary(5, weight=100)),
             "promoted pay: promoting (all 5 steps done), weight 100%",
             id="promote past the last step",
         ),
@@ -371,19 +504,19 @@ def test_refusal(verbs: tuple[Verb, ...], body: dict[str, Any], expected: str | 
         ),
         pytest.param(
             "retry",
-            _canary_body(canary=_canary(0, weight=0)),
+            _canary_body(release=_canary(0, weight=0)),
             "restarted pay at step 1/5 (setWeight 20), weight 0%",
             id="retry",
         ),
         pytest.param(
             "pause",
-            _canary_body(canary=_canary(2, weight=50, paused="Paused")),
+            _canary_body(release=_canary(2, weight=50, paused="Paused")),
             "paused pay at step 3/5 (setWeight 50), weight 50%, paused (Paused)",
             id="pause",
         ),
         pytest.param(
             "resume",
-            _canary_body(canary=_canary(3, weight=50)),
+            _canary_body(release=_canary(3, weight=50)),
             "resumed pay at step 4/5 (analysis x2), weight 50%",
             id="resume",
         ),
@@ -395,9 +528,34 @@ def test_refusal(verbs: tuple[Verb, ...], body: dict[str, Any], expected: str | 
         ),
         pytest.param(
             "abort",
-            _canary_body(canary=_canary(2, weight=50)),
+            _canary_body(release=_canary(2, weight=50)),
             "abort carried out; pay is still at step 3/5 (setWeight 50), weight 50%",
             id="acknowledged, yet still at a step",
+        ),
+        pytest.param(
+            "promote",
+            _blue_green_body(release=_blue_green(SWITCH)),
+            f"promoted pay to step 4/5 (switch), active {V2}",
+            id="blue-green: promote to the switch",
+        ),
+        pytest.param(
+            "promote",
+            _blue_green_body(release=_blue_green(5)),
+            f"promoted pay: promoting (all 5 steps done), active {V2}",
+            id="blue-green: promote past the last step",
+        ),
+        pytest.param(
+            "pause",
+            _blue_green_body(release=_blue_green(1, paused="Paused")),
+            f"paused pay at step 2/5 (analysis x2), active {V1}, paused (Paused)",
+            id="blue-green: pause",
+        ),
+        pytest.param("abort", BG_ABORTED, f"aborted pay: back to {V1}", id="blue-green: abort"),
+        pytest.param(
+            "abort",
+            _blue_green_body(release=_blue_green(5)),
+            f"abort carried out; pay is still at promoting (all 5 steps done), active {V2}",
+            id="blue-green: too late, the stable Deployment took the new template",
         ),
     ],
 )
@@ -544,7 +702,7 @@ def test_status_of_a_canary_shows_its_step_pause_and_analysis(
     canary = _canary(
         3, weight=50, paused="Inconclusive", message="too little traffic", measurements=measurements
     )
-    body = _canary_body(phase="Paused", canary=canary)
+    body = _canary_body(phase="Paused", release=canary)
     code, stdout, _ = _run(monkeypatch, FakeKubectl(body), "status", "pay", "-n", "shop")
     assert code == 0, stdout
     assert "shop/pay  Canary  phase Paused" in stdout
@@ -567,6 +725,59 @@ def test_status_of_a_canary_shows_its_step_pause_and_analysis(
         ],
     ]
     assert "Ready" in stdout.split("conditions")[1]  # what status printed before stays
+
+
+@pytest.mark.parametrize(
+    ("body", "shown", "not_shown"),
+    [
+        pytest.param(
+            _blue_green_body(
+                phase="Paused",
+                release=_blue_green(
+                    2,
+                    paused="PauseStep",
+                    message="waiting for kubectl shopmesh promote",
+                    measurements=(_measurement(),),
+                ),
+            ),
+            [
+                "shop/pay  BlueGreen  phase Paused  ready 2/2",
+                f"running image  {V1} (active), {V2} (preview)",
+                f"preview        {V2}  step 3/5 (pause until promoted), active {V1}, paused "
+                "(PauseStep: waiting for kubectl shopmesh promote)",
+                f"traffic        Service pay -> {V1} (active, live traffic); "
+                f"Service pay-preview -> {V2}",
+                "paused: PauseStep — waiting for kubectl shopmesh promote",
+                "analysis: 1 passed in a row, 0 failed",
+            ],
+            ["weight"],
+            id="before the switch",
+        ),
+        pytest.param(
+            _blue_green_body(release=_blue_green(SWITCH + 1)),
+            [
+                "shop/pay  BlueGreen  phase Progressing  ready 2/2",
+                f"running image  {V2} (active), {V1} (previous)",
+                f"preview        {V2}  step 5/5 (scale-down delay 30s), active {V2}",
+                f"traffic        Service pay -> {V2} (active, live traffic); "
+                f"Service pay-preview -> {V2}",
+            ],
+            ["paused", "analysis:", "weight"],
+            id="after the switch",
+        ),
+    ],
+)
+def test_status_of_a_blue_green_release_shows_which_side_is_active(
+    monkeypatch: pytest.MonkeyPatch, body: dict[str, Any], shown: list[str], not_shown: list[str]
+) -> None:
+    code, stdout, _ = _run(monkeypatch, FakeKubectl(body), "status", "pay", "-n", "shop")
+    assert code == 0, stdout
+    lines = [line.rstrip() for line in stdout.splitlines()]
+    for line in shown:
+        assert any(seen.startswith(line) for seen in lines), line
+    for word in not_shown:
+        assert word not in stdout, word
+    assert "Ready" in stdout.split("conditions")[1]
 
 
 def test_unknown_name_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -603,14 +814,14 @@ def test_steering_an_unknown_name_is_a_clear_error(
 def test_steering_an_unreachable_cluster_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    fake = FakeKubectl(_canary_body(canary=_canary(1)), failure="dial tcp 127.0.0.1:6443")
+    fake = FakeKubectl(_canary_body(release=_canary(1)), failure="dial tcp 127.0.0.1:6443")
     code, _, message = _run(monkeypatch, fake, "promote", "pay")
     assert code == 1
     assert message.startswith("cannot reach the cluster")
 
 
 def test_a_verb_that_does_not_fit_writes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = FakeKubectl(_canary_body(canary=_canary(1)))
+    fake = FakeKubectl(_canary_body(release=_canary(1)))
     code, _, stderr = _run(monkeypatch, fake, "retry", "pay", "-n", "shop")
     assert code == 2
     assert "nothing to retry: the release of shop/pay was not aborted" in stderr
@@ -628,7 +839,7 @@ def test_promote_records_the_command_and_says_where_the_operator_took_it(
     monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], full: bool
 ) -> None:
     operator = FakeOperator(_next_step, late=2)
-    fake = FakeKubectl(_canary_body(canary=_canary(1, paused="PauseStep")), operator=operator)
+    fake = FakeKubectl(_canary_body(release=_canary(1, paused="PauseStep")), operator=operator)
     code, stdout, stderr = _run(monkeypatch, fake, *args, "pay", "-n", "shop")
     assert code == 0, stderr
     [patch] = fake.patches
@@ -646,8 +857,57 @@ def test_promote_records_the_command_and_says_where_the_operator_took_it(
     assert stdout.strip().splitlines()[-1] == expected
 
 
+def _next_blue_green_step(rollout: dict[str, Any], command: steering.Command) -> None:
+    release = rollout["release"]
+    release.pop("paused", None)
+    release["step"] = 5 if command.full else release["step"] + 1
+    release["weight"] = 100 if release["step"] >= SWITCH else 0
+
+
+@pytest.mark.parametrize(
+    ("args", "body", "carry_out", "expected"),
+    [
+        pytest.param(
+            ("promote",),
+            BG_PAUSED,
+            _next_blue_green_step,
+            f"promoted pay to step 4/5 (switch), active {V2}",
+            id="promote: the switch",
+        ),
+        pytest.param(
+            ("promote", "--full"),
+            BG_PAUSED,
+            _next_blue_green_step,
+            f"promoted pay: promoting (all 5 steps done), active {V2}",
+            id="promote --full",
+        ),
+        pytest.param(
+            ("abort",),
+            BG_SWITCHED,
+            _abort,
+            f"aborted pay: back to {V1}",
+            id="abort after the switch",
+        ),
+    ],
+)
+def test_steering_a_blue_green_release(
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+    body: dict[str, Any],
+    carry_out: Callable[[dict[str, Any], steering.Command], None],
+    expected: str,
+) -> None:
+    operator = FakeOperator(carry_out)
+    fake = FakeKubectl(json.loads(json.dumps(body)), operator=operator)  # a copy: it is changed
+    code, stdout, stderr = _run(monkeypatch, fake, *args, "pay", "-n", "shop")
+    assert code == 0, stderr
+    assert len(fake.patches) == 1
+    assert [command.verb for command in operator.done] == [args[0]]
+    assert stdout.strip().splitlines()[-1] == expected
+
+
 def test_abort_says_what_runs_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = FakeKubectl(_canary_body(canary=_canary(2)), operator=FakeOperator(_abort))
+    fake = FakeKubectl(_canary_body(release=_canary(2)), operator=FakeOperator(_abort))
     code, stdout, _ = _run(monkeypatch, fake, "abort", "pay", "-n", "shop")
     assert code == 0
     assert stdout.strip().splitlines()[-1] == f"aborted pay: back to {V1}"
@@ -656,7 +916,7 @@ def test_abort_says_what_runs_again(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_an_operator_that_does_not_answer_leaves_the_command_recorded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    fake = FakeKubectl(_canary_body(canary=_canary(1)))  # no operator runs
+    fake = FakeKubectl(_canary_body(release=_canary(1)))  # no operator runs
     code, _, stderr = _run(monkeypatch, fake, "pause", "pay", "-n", "shop", "--timeout", "0")
     assert code == 1
     assert "the operator did not carry out pause within 0s (is it running?)" in stderr
@@ -669,7 +929,7 @@ def test_an_operator_that_does_not_answer_leaves_the_command_recorded(
 def test_a_new_command_says_it_replaces_one_not_carried_out(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    body = _canary_body(canary=_canary(1))
+    body = _canary_body(release=_canary(1))
     earlier = steering.new_command("pause")
     body["metadata"]["annotations"] = {steering.ANNOTATION: earlier.encode()}
     operator = FakeOperator(_next_step, late=1)  # it has not seen the pause yet
@@ -685,14 +945,28 @@ def test_a_new_command_says_it_replaces_one_not_carried_out(
         pytest.param([_body(observed=1), _body()], 0, id="released"),
         pytest.param([_body(phase="Progressing"), _body(held=_held("RolledBack"))], 1, id="rb"),
         pytest.param(
-            [_canary_body(canary=_canary(0)), RELEASED],
+            [_canary_body(release=_canary(0)), RELEASED],
             0,
             id="canary released",
         ),
         pytest.param(
-            [_canary_body(canary=_canary(3)), ABORTED],
+            [_canary_body(release=_canary(3)), ABORTED],
             1,
             id="canary aborted",
+        ),
+        pytest.param(
+            [
+                _blue_green_body(release=_blue_green(0)),
+                _blue_green_body(release=_blue_green(SWITCH + 1)),
+                BG_RELEASED,
+            ],
+            0,
+            id="blue-green promoted",
+        ),
+        pytest.param(
+            [_blue_green_body(release=_blue_green(SWITCH + 1)), BG_ABORTED],
+            1,
+            id="blue-green aborted after the switch",
         ),
     ],
 )
@@ -705,23 +979,47 @@ def test_watch_exits_with_the_outcome(
     assert _run(monkeypatch, fake, "watch", "pay", "-n", "shop")[0] == code
 
 
-def test_watch_shows_each_canary_step_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    answers = iter(
-        [
-            _canary_body(canary=_canary(0)),
-            _canary_body(canary=_canary(0)),
-            _canary_body(canary=_canary(1, paused="PauseStep")),
-            RELEASED,
-        ]
-    )
+@pytest.mark.parametrize(
+    ("bodies", "expected"),
+    [
+        pytest.param(
+            [
+                _canary_body(release=_canary(0)),
+                _canary_body(release=_canary(0)),
+                _canary_body(release=_canary(1, paused="PauseStep")),
+                RELEASED,
+            ],
+            [
+                "shop/pay: step 1/5 (setWeight 20), weight 20%",
+                "shop/pay: step 2/5 (pause until promoted), weight 20%, paused (PauseStep)",
+            ],
+            id="canary",
+        ),
+        pytest.param(
+            [
+                _blue_green_body(release=_blue_green(0)),
+                _blue_green_body(release=_blue_green(2, paused="PauseStep")),
+                _blue_green_body(release=_blue_green(2, paused="PauseStep")),
+                _blue_green_body(release=_blue_green(SWITCH + 1)),
+                BG_RELEASED,
+            ],
+            [
+                f"shop/pay: step 1/5 (preview), active {V1}",
+                f"shop/pay: step 3/5 (pause until promoted), active {V1}, paused (PauseStep)",
+                f"shop/pay: step 5/5 (scale-down delay 30s), active {V2}",
+            ],
+            id="blue-green",
+        ),
+    ],
+)
+def test_watch_shows_each_step_once(
+    monkeypatch: pytest.MonkeyPatch, bodies: list[dict[str, Any]], expected: list[str]
+) -> None:
+    answers = iter(bodies)
     monkeypatch.setattr(plugin, "read", lambda name, namespace: next(answers))
     code, stdout, _ = _run(monkeypatch, FakeKubectl(None), "watch", "pay", "-n", "shop")
     assert code == 0
-    assert stdout.splitlines() == [
-        "shop/pay: step 1/5 (setWeight 20), weight 20%",
-        "shop/pay: step 2/5 (pause until promoted), weight 20%, paused (PauseStep)",
-        f"released {V2} (2/2 ready)",
-    ]
+    assert stdout.splitlines() == [*expected, f"released {V2} (2/2 ready)"]
 
 
 def test_watch_says_aborted_for_an_aborted_canary(monkeypatch: pytest.MonkeyPatch) -> None:

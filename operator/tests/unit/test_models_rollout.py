@@ -1,6 +1,7 @@
-"""Table tests for the Canary strategy in models.py: spec.rollout.canary (steps as a
-tagged union of setWeight, pause and analysis), its analysis (interval bounds, metric
-names and the fields each kind of metric takes) and the rule that a strategy comes with
+"""Table tests for the Canary and BlueGreen strategies in models.py: spec.rollout.canary
+(steps as a tagged union of setWeight, pause and analysis), its analysis (interval
+bounds, metric names and the fields each kind of metric takes), spec.rollout.blueGreen
+(its bounds, defaults and the same analysis) and the rule that a strategy comes with
 its block, refused and accepted. The CRD's CEL twins of these rules are pinned in
 test_crd_canary.py."""
 
@@ -14,6 +15,7 @@ from shopmesh_operator.models import (
     Analysis,
     AnalysisMetric,
     AnalysisStep,
+    BlueGreen,
     Canary,
     CanaryStep,
     MicroserviceSpec,
@@ -41,6 +43,11 @@ def _metric(metric: dict[str, Any]) -> dict[str, Any]:
 
 def _interval(interval: str) -> dict[str, Any]:
     return _canary(analysis={**ANALYSIS, "interval": interval})
+
+
+def _blue_green(**blue_green: Any) -> dict[str, Any]:
+    """A rollout with strategy BlueGreen and these `blueGreen` settings."""
+    return {"strategy": "BlueGreen", "blueGreen": blue_green}
 
 
 def _bad(rollout: dict[str, Any], loc: str, kind: str, text: str = "", *, id: str) -> Any:
@@ -319,6 +326,180 @@ METRIC = ".canary.analysis.metrics.0"
 )
 def test_bad_canary_is_refused(spec: dict[str, Any], loc: str, kind: str, text: str) -> None:
     assert_refused(spec, loc, kind, text)
+
+
+ONLY_BLUE_GREEN = "rollout.blueGreen is only read with rollout.strategy BlueGreen"
+
+
+@pytest.mark.parametrize(
+    ("spec", "loc", "kind", "text"),
+    [
+        _bad(
+            {"blueGreen": {}},
+            "",
+            "value_error",
+            ONLY_BLUE_GREEN,
+            id="blue-green-block-with-rolling-default",
+        ),
+        _bad(
+            {**_blue_green(), "strategy": "Rolling"},
+            "",
+            "value_error",
+            ONLY_BLUE_GREEN,
+            id="blue-green-block-with-rolling",
+        ),
+        _bad(
+            {**_canary(), "blueGreen": {"scaleDownDelaySeconds": 0}},
+            "",
+            "value_error",
+            ONLY_BLUE_GREEN,
+            id="blue-green-block-with-canary",
+        ),
+        _bad(
+            {**_blue_green(), "canary": {"steps": [{"setWeight": 20}]}},
+            "",
+            "value_error",
+            "rollout.canary is only read with rollout.strategy Canary",
+            id="canary-block-with-blue-green",
+        ),
+        _bad(
+            _blue_green(autoPromotionSeconds=-1),
+            ".blueGreen.autoPromotionSeconds",
+            "greater_than_equal",
+            id="auto-promotion-negative",
+        ),
+        _bad(
+            _blue_green(autoPromotionSeconds=86401),
+            ".blueGreen.autoPromotionSeconds",
+            "less_than_equal",
+            id="auto-promotion-over-a-day",
+        ),
+        _bad(
+            _blue_green(autoPromotionSeconds="30s"),
+            ".blueGreen.autoPromotionSeconds",
+            "int_parsing",
+            id="auto-promotion-as-a-duration",
+        ),
+        _bad(
+            _blue_green(scaleDownDelaySeconds=-1),
+            ".blueGreen.scaleDownDelaySeconds",
+            "greater_than_equal",
+            id="scale-down-delay-negative",
+        ),
+        _bad(
+            _blue_green(scaleDownDelaySeconds=86401),
+            ".blueGreen.scaleDownDelaySeconds",
+            "less_than_equal",
+            id="scale-down-delay-over-a-day",
+        ),
+        _bad(
+            _blue_green(prePromotionMeasurements=0),
+            ".blueGreen.prePromotionMeasurements",
+            "greater_than_equal",
+            id="pre-promotion-measurements-0",
+        ),
+        _bad(
+            _blue_green(prePromotionMeasurements=101),
+            ".blueGreen.prePromotionMeasurements",
+            "less_than_equal",
+            id="pre-promotion-measurements-101",
+        ),
+        _bad(
+            _blue_green(analysis={}),
+            ".blueGreen.analysis.metrics",
+            "missing",
+            id="analysis-without-metrics",
+        ),
+        _bad(
+            _blue_green(analysis={**ANALYSIS, "interval": "2s"}),
+            ".blueGreen.analysis",
+            "value_error",
+            "analysis.interval must be between 5s and 1h",
+            id="analysis-interval-under-5s",
+        ),
+        _bad(
+            _blue_green(analysis={"metrics": [{"name": "latency-p99", "max": 500}]}),
+            ".blueGreen.analysis.metrics.0",
+            "value_error",
+            "analysis metric latency-p99 needs maxMs",
+            id="analysis-latency-without-maxMs",
+        ),
+        _bad(
+            _blue_green(previewService="cart-preview"),
+            ".blueGreen.previewService",
+            "extra_forbidden",
+            id="unknown-setting",
+        ),
+        _bad(
+            _blue_green(steps=[{"setWeight": 20}]),
+            ".blueGreen.steps",
+            "extra_forbidden",
+            id="canary-steps-in-blue-green",
+        ),
+    ],
+)
+def test_bad_blue_green_is_refused(spec: dict[str, Any], loc: str, kind: str, text: str) -> None:
+    assert_refused(spec, loc, kind, text)
+
+
+@pytest.mark.parametrize(
+    ("rollout", "expected"),
+    [
+        pytest.param(
+            {"strategy": "BlueGreen"},
+            Rollout(strategy="BlueGreen"),
+            id="strategy-alone",
+        ),
+        pytest.param(
+            _blue_green(),
+            Rollout(
+                strategy="BlueGreen",
+                blue_green=BlueGreen(
+                    auto_promotion_seconds=None,
+                    scale_down_delay_seconds=30,
+                    analysis=None,
+                    pre_promotion_measurements=3,
+                ),
+            ),
+            id="defaults",
+        ),
+        pytest.param(
+            _blue_green(autoPromotionSeconds=0, scaleDownDelaySeconds=0),
+            Rollout(
+                strategy="BlueGreen",
+                blue_green=BlueGreen(auto_promotion_seconds=0, scale_down_delay_seconds=0),
+            ),
+            id="promote-at-once-and-no-delay",
+        ),
+        pytest.param(
+            _blue_green(
+                autoPromotionSeconds=86400,
+                scaleDownDelaySeconds=86400,
+                prePromotionMeasurements=100,
+                analysis={"interval": "1m", "metrics": [SUCCESS, LATENCY, CUSTOM]},
+            ),
+            Rollout(
+                strategy="BlueGreen",
+                blue_green=BlueGreen(
+                    auto_promotion_seconds=86400,
+                    scale_down_delay_seconds=86400,
+                    pre_promotion_measurements=100,
+                    analysis=Analysis(
+                        interval="1m",
+                        metrics=(
+                            AnalysisMetric(name="success-rate", min=99),
+                            AnalysisMetric(name="latency-p99", max_ms=500),
+                            AnalysisMetric(name="queue-depth", query="sum(queue_depth)", max=100),
+                        ),
+                    ),
+                ),
+            ),
+            id="every-setting-at-its-highest",
+        ),
+    ],
+)
+def test_good_blue_green_parses(rollout: dict[str, Any], expected: Rollout) -> None:
+    assert MicroserviceSpec.model_validate({"image": IMAGE, "rollout": rollout}).rollout == expected
 
 
 @pytest.mark.parametrize(

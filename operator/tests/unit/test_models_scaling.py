@@ -1,6 +1,7 @@
 """Table tests for the scaling parts of models.py: spec.autoscaling (the HPA),
 spec.disruption (the PDB) and the strategies spec.rollout refuses, refused and
-accepted. The Canary strategy has its own table, test_models_rollout.py."""
+accepted. The Canary and BlueGreen strategies have their own table,
+test_models_rollout.py."""
 
 from __future__ import annotations
 
@@ -110,20 +111,36 @@ def _bad(section: str, value: Any, loc: str, kind: str, text: str = "", *, id: s
             "int_from_float",
             id="disruption-float",
         ),
-        _bad(
-            "rollout",
-            {"strategy": "BlueGreen"},
-            "rollout.strategy",
-            "literal_error",
-            id="bluegreen",
-        ),
+        _bad("rollout", {"strategy": "Shadow"}, "rollout.strategy", "literal_error", id="unknown"),
         _bad("rollout", {"strategy": "rolling"}, "rollout.strategy", "literal_error", id="case"),
         _bad(
             "rollout",
-            {"blueGreen": {}},
-            "rollout.blueGreen",
+            {"strategy": "blueGreen"},
+            "rollout.strategy",
+            "literal_error",
+            id="bluegreen-case",
+        ),
+        _bad(
+            "rollout",
+            {"strategy": "Rolling", "blueGreen": {}},
+            "rollout",
+            "value_error",
+            "rollout.blueGreen is only read with rollout.strategy BlueGreen",
+            id="bluegreen-settings-with-rolling",
+        ),
+        _bad(
+            "rollout",
+            {"strategy": "BlueGreen", "blueGreen": {"scaleDownDelaySeconds": -1}},
+            "rollout.blueGreen.scaleDownDelaySeconds",
+            "greater_than_equal",
+            id="bluegreen-negative-scale-down-delay",
+        ),
+        _bad(
+            "rollout",
+            {"strategy": "BlueGreen", "blueGreen": {"previewService": "x"}},
+            "rollout.blueGreen.previewService",
             "extra_forbidden",
-            id="bluegreen-settings",
+            id="bluegreen-unknown-setting",
         ),
     ],
 )
