@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
+import httpx
 from invariants import check_eventually
 from shop_helpers import MAILDIR, PRODUCTS, wait_finished
 from shop_release import SHOP_STOCK, Customer, ShopRelease, eventually, off_loop, pod_ready
@@ -101,6 +103,29 @@ def event_times(service: Released, reason: str, contains: str = "") -> list[date
         for e in service.events(reason)
         if contains in e.get("message", "")
     ]
+
+
+PROMETHEUS_URL = f"http://127.0.0.1:{os.environ.get('SHOPMESH_PROMETHEUS_PORT', '19090')}"
+
+
+def served_by_track(
+    namespace: str, name: str, seconds: int, new: str = "canary"
+) -> dict[str, float]:
+    """Requests the pods of each track (`new`: canary or preview; stable) served in the
+    last `seconds`, per the stack's Prometheus."""
+    query = (
+        f'sum by (pod) (increase(shopmesh_http_requests_total{{namespace="{namespace}",'
+        f'service="{name}",route!~"/health.*|/metrics"}}[{seconds}s]))'
+    )
+    answer = httpx.get(
+        f"{PROMETHEUS_URL}/api/v1/query", params={"query": query}, timeout=10, trust_env=False
+    )
+    answer.raise_for_status()
+    served = {new: 0.0, "stable": 0.0}
+    for sample in answer.json()["data"]["result"]:
+        track = new if sample["metric"]["pod"].startswith(f"{name}-{new}-") else "stable"
+        served[track] += float(sample["value"][1])
+    return served
 
 
 def shopmesh(*args: str, check: bool = True) -> Any:

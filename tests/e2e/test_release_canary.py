@@ -13,21 +13,28 @@ placed meanwhile finishes, and the shop's invariants hold.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
-from releases import Orders, Released, Spec, event_times, operator_log, release_state, shopmesh, var
+from releases import (
+    Orders,
+    Released,
+    Spec,
+    event_times,
+    operator_log,
+    release_state,
+    served_by_track,
+    shopmesh,
+    var,
+)
 from shop_release import ShopRelease
 
 from kube import get, kubectl, list_items, wait_for
 
 pytestmark = pytest.mark.e2e
 
-PROMETHEUS_URL = f"http://127.0.0.1:{os.environ.get('SHOPMESH_PROMETHEUS_PORT', '19090')}"
 #: Long enough for the canary's pods to be reached by the callers' connections (they are
 #: retired after 2 s, http1.MAX_AGE_SECONDS) and scraped a few times.
 INTERVAL = 20
@@ -64,23 +71,6 @@ def vs_weights(service: Released) -> dict[str, int]:
     return {
         r["destination"].get("subset", "-"): r["weight"] for r in vs["spec"]["http"][0]["route"]
     }
-
-
-def served_by_track(namespace: str, name: str, seconds: int) -> dict[str, float]:
-    """Requests the pods of each track served in the last `seconds`, per Prometheus."""
-    query = (
-        f'sum by (pod) (increase(shopmesh_http_requests_total{{namespace="{namespace}",'
-        f'service="{name}",route!~"/health.*|/metrics"}}[{seconds}s]))'
-    )
-    answer = httpx.get(
-        f"{PROMETHEUS_URL}/api/v1/query", params={"query": query}, timeout=10, trust_env=False
-    )
-    answer.raise_for_status()
-    served = {"canary": 0.0, "stable": 0.0}
-    for sample in answer.json()["data"]["result"]:
-        track = "canary" if sample["metric"]["pod"].startswith(f"{name}-canary-") else "stable"
-        served[track] += float(sample["value"][1])
-    return served
 
 
 async def test_a_good_canary_walks_every_step_and_is_promoted(

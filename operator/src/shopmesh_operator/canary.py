@@ -413,7 +413,7 @@ class _Release:
         assert self.seen.stable is not None
         if _available(self.seen.stable, self.rendered, self.stable_replicas):
             message = f"{self.ms.spec.image} promoted: the stable Deployment runs it"
-            self.note("Normal", "Promoted", f"{message}; the canary is removed")
+            self.note("Normal", "Promoted", f"{message}; the {_kind(self.ms)} is removed")
             return CanaryPlan(
                 deployment=self.rendered, steered=self.steered, events=tuple(self.events)
             )
