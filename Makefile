@@ -99,12 +99,14 @@ fmt: python ## Format the code with ruff
 	.venv/bin/ruff format .
 
 ## --- benchmarks ---------------------------------------------------------
-.PHONY: bench bench-shop bench-gateway
+.PHONY: bench bench-shop bench-gateway bench-release
 bench: setup cluster-up operator-stop ## Operator latency, scale, memory and idle writes, as ratios
 	$(ENV); .venv/bin/python bench/operator_scale.py
 bench-gateway: python stack-up ## Gateway (JWT + rate limit) vs nginx plain proxy vs direct: req/s and added p50/p99
 	@bash ci/setup.sh --bench-tools
 	$(STACK_ENV); .venv/bin/python bench/gateway_vs_nginx.py
+bench-release: setup stack-up cluster-up images operator-stop ## Releases on real pods: a bad canary's abort, an operator restart mid-release, per analysis interval
+	$(ENV); .venv/bin/python bench/release_timing.py
 bench-shop: python stack-up ## Orders/s through the saga vs pgbench TPS; outbox relay lag p50/p99
 	$(STACK_ENV); .venv/bin/python bench/shop_orders.py
 

@@ -22,6 +22,7 @@ from .canary_support import (
     V1,
     V2,
     V3,
+    blue_green_spec,
     canary_running,
     image_of,
     releasing,
@@ -341,3 +342,68 @@ def test_the_rolling_strategy_is_not_a_canary() -> None:
     assert result.state is None
     assert result.canary is None
     assert image_of(result.deployment) == V2
+
+
+BLUE_GREEN = blue_green_spec(autoPromotionSeconds=10, scaleDownDelaySeconds=30)
+
+
+@pytest.mark.parametrize(
+    ("spec", "release", "canary", "now", "step"),
+    [
+        pytest.param(None, state(0, 20), None, 5, 0, id="setWeight-pods-starting"),
+        pytest.param(None, state(1, 20), canary_running(1), 15, 1, id="pause-30s-half-way"),
+        pytest.param(
+            None,
+            state(2, 20, started=30, analysis={"measuredAt": at(40), "passes": 1}),
+            canary_running(1),
+            45,
+            2,
+            id="analysis-one-pass-in",
+        ),
+        pytest.param(None, state(3, 50, started=60), canary_running(1), 65, 3, id="setWeight-50"),
+        pytest.param(
+            None,
+            state(4, 50, started=70, paused="PauseStep", pauseMessage="waiting"),
+            canary_running(2),
+            200,
+            4,
+            id="pause-until-promoted",
+        ),
+        pytest.param(BLUE_GREEN, state(0, 0), None, 5, 0, id="bluegreen-preview-starting"),
+        pytest.param(
+            BLUE_GREEN, state(1, 0), canary_running(2), 5, 1, id="bluegreen-auto-promotion"
+        ),
+        pytest.param(
+            BLUE_GREEN, state(3, 100, started=20), canary_running(2), 30, 3, id="bluegreen-delay"
+        ),
+    ],
+)
+def test_an_operator_restarted_at_any_step_resumes_exactly_there(
+    spec: dict[str, Any] | None,
+    release: dict[str, Any],
+    canary: dict[str, Any] | None,
+    now: int,
+    step: int,
+) -> None:
+    """A new operator knows only the status: it neither repeats the step (no second
+    step Event, no reset of the step's start) nor skips it, and two passes agree."""
+    ms = releasing(observed=2, rollout={"release": release}, spec=spec)
+    first = plan(ms, canary=canary, now=now)
+    again = plan(ms, canary=canary, now=now)
+
+    assert first.state is not None
+    assert first.held is None
+    assert first.state.step == step
+    assert first.state.step_started_at == ms.status.rollout.release.step_started_at
+    assert "CanaryStep" not in reasons(first)
+    assert first.state == again.state
+
+
+def test_a_restarted_operator_moves_on_once_when_the_step_is_done() -> None:
+    ms = in_release(1, 20)  # the 30 s pause began at 0; the operator comes back at 31
+    result = plan(ms, canary=canary_running(1), now=31)
+
+    assert result.state is not None
+    assert result.state.step == 2
+    assert reasons(result) == ["CanaryStep"]
+    assert "step 3/5: analysis x2" in result.events[0].message
