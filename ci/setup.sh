@@ -9,8 +9,12 @@ UV_VERSION="${UV_VERSION:-0.13.8}"
 UV_HOME="$SHOPMESH_CACHE/uv-$UV_VERSION"
 # Debian packages the project needs beyond a stock machine with Go and Python;
 # the last four are the local stack's servers (ci/stack/stack.sh, make stack-up);
-# prometheus also brings promtool, which make validate uses on the alert rules.
-DEBIAN_PACKAGES=(git ca-certificates postgresql-15 redis-server rabbitmq-server prometheus)
+# prometheus also brings promtool, which make validate uses on the alert rules. The
+# second line is the real node (ci/cluster/node.sh: containerd, runc, CNI plugins in
+# /usr/lib/cni, iptables, conntrack) and the image builds (ci/images/build.sh: buildah,
+# podman, debootstrap for the base image).
+DEBIAN_PACKAGES=(git ca-certificates postgresql-15 redis-server rabbitmq-server prometheus
+  containerd runc containernetworking-plugins iptables conntrack buildah podman debootstrap)
 # Debian's maintainer scripts start the services they install. The stack runs its
 # own servers on other ports, so while apt-get runs, a temporary policy-rc.d (only
 # if the machine has none) tells invoke-rc.d to start nothing. A system server that
