@@ -439,8 +439,9 @@ EXPECTED_RULES: dict[tuple[str, str], tuple[str, ...]] = {
     ("", "pods"): ("list", "watch"),
     ("events.k8s.io", "events"): ("create", "patch"),
     ("", "serviceaccounts"): CHILD_VERBS,
-    ("", "services"): CHILD_VERBS,
-    # delete: the canary Deployment of a release that ended (canary.py).
+    # delete: the preview Service of a Microservice that left BlueGreen (reconcile.py).
+    ("", "services"): (*CHILD_VERBS, "delete"),
+    # delete: the canary (or preview) Deployment of a release that ended (canary.py).
     ("apps", "deployments"): (*CHILD_VERBS, "delete"),
     ("apps", "replicasets"): ("list",),
     # The one child the spec can stop asking for: the operator deletes it when
@@ -490,9 +491,11 @@ def test_cluster_role_never_mentions(field: str, forbidden: str) -> None:
         assert forbidden not in rule[field], rule
 
 
-def test_only_the_optional_hpa_may_be_deleted() -> None:
+def test_only_optional_children_may_be_deleted() -> None:
+    """The HPA, a release's second Deployment and the BlueGreen preview Service: the
+    children the spec can stop asking for. Nothing else, and each in a rule of its own."""
     deletable = [rule["resources"] for rule in _cluster_role_rules() if "delete" in rule["verbs"]]
-    assert deletable == [["horizontalpodautoscalers"]]
+    assert deletable == [["services"], ["deployments"], ["horizontalpodautoscalers"]]
 
 
 # --- a real install ----------------------------------------------------------
@@ -594,7 +597,9 @@ CAN_I = [
     pytest.param(["get", "secrets"], "no", id="get-secrets"),
     pytest.param(["list", "configmaps"], "no", id="list-configmaps"),
     pytest.param(["delete", "deployments"], "yes", id="delete-canary-deployments"),
-    pytest.param(["delete", "services"], "no", id="delete-services"),
+    pytest.param(["delete", "services"], "yes", id="delete-preview-services"),
+    pytest.param(["delete", "serviceaccounts"], "no", id="delete-serviceaccounts"),
+    pytest.param(["delete", "poddisruptionbudgets.policy"], "no", id="delete-pdbs"),
     pytest.param(
         ["delete", "horizontalpodautoscalers.autoscaling"], "yes", id="delete-leftover-hpa"
     ),

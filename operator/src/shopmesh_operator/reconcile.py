@@ -73,6 +73,10 @@ log = logging.getLogger(__name__)
 Ref = tuple[str, str]  # (namespace, name)
 
 
+#: The children a release's weight routes through (traffic.py).
+ROUTING_KINDS = frozenset({"Service", "VirtualService"})
+
+
 class Action(enum.StrEnum):
     """What a pass did to a child (also the reason of its Event)."""
 
@@ -302,6 +306,8 @@ class Pass:
             if manifest["kind"] == "Deployment" and template and change and release is not None:
                 promoting = f"promoting the canary's template ({release.image})"
                 change = ChildChange(change.kind, change.name, Action.UPDATED, promoting)
+            if manifest["kind"] in ROUTING_KINDS and change is not None:
+                change = self.as_routing(plan, change)
             if manifest["kind"] == "Deployment" and change is not None and plan.rolls_back:
                 message = plan.held.message if plan.held else "rolled back"
                 change = ChildChange(change.kind, change.name, Action.ROLLED_BACK, message)
@@ -359,6 +365,16 @@ class Pass:
         applied = await api.apply(manifest)  # without replicas: drops the operator's claim
         action = Action.UPDATED if self.spec_changed or handover else Action.DRIFT_REPAIRED
         return ChildChange(manifest["kind"], meta["name"], action, path), applied
+
+    def as_routing(self, plan: Plan, change: ChildChange) -> ChildChange:
+        """A Service or VirtualService the release's weight moved is an update, not drift."""
+        before = self.ms.status.rollout.release
+        state = plan.release.state if plan.release else None
+        weights = (before.weight if before else 0, state.weight if state else 0)
+        if change.action != Action.DRIFT_REPAIRED or weights[0] == weights[1]:
+            return change
+        routed = f"{change.path}; release weight {weights[0]}% -> {weights[1]}%"
+        return ChildChange(change.kind, change.name, Action.UPDATED, routed)
 
     def policy_was_held_back(self) -> bool:
         """Whether the last pass kept the AuthorizationPolicy back for a missing caller."""

@@ -72,6 +72,11 @@ async def test_a_blue_green_release_previews_switches_and_is_promoted(
     reasons = [event.reason for event in cluster.events]
     for reason in ("ReleaseStarted", "CanaryStep", "PromotedByUser", "Promoted"):
         assert reason in reasons
+    # The switch and the return to the stable track are the release's, not drift.
+    assert "DriftRepaired" not in reasons
+    switched = [e.message for e in cluster.events if "Service cart " in e.message]
+    assert any("release weight 0% -> 100%" in m for m in switched), switched
+    assert any("release weight 100% -> 0%" in m for m in switched), switched
 
 
 async def test_an_aborted_blue_green_release_leaves_the_active_side_serving(
