@@ -6,7 +6,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from shopmesh_operator.models import Microservice
+from shopmesh_operator.canary import CanaryPlan, CanarySeen, plan_canary
+from shopmesh_operator.models import Measurement, Microservice
 from shopmesh_operator.render import build_canary_deployment, build_deployment
 
 from .fake_cluster import microservice_body
@@ -97,3 +98,27 @@ def canary_running(replicas: int, image: str = V2) -> dict[str, Any]:
 def image_of(deployment: dict[str, Any] | None) -> str:
     assert deployment is not None
     return str(deployment["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+def at(seconds: int) -> str:
+    """T0 plus `seconds`, as the status writes times."""
+    return f"2026-12-03T10:{seconds // 60:02d}:{seconds % 60:02d}Z"
+
+
+def plan_at(
+    ms: Microservice,
+    *,
+    canary: dict[str, Any] | None = None,
+    stable: dict[str, Any] | None = None,
+    measurements: tuple[Measurement, ...] | None = None,
+    now: int = 0,
+) -> CanaryPlan:
+    """The release's pure plan at T0 + `now`, with the stable Deployment running V1 (unless
+    `stable`), the canary or preview Deployment `canary`, and the measurements taken."""
+    seen = CanarySeen(
+        stable=stable or stable_running(V1),
+        canary=canary,
+        measurements=measurements,
+        now=at(now),
+    )
+    return plan_canary(ms, build_deployment(ms), seen)

@@ -13,8 +13,8 @@ import pytest
 
 from shopmesh_operator import constants as c
 from shopmesh_operator.analysis import judge
-from shopmesh_operator.canary import CanaryPlan, CanarySeen, measurement_due, plan_canary
-from shopmesh_operator.models import AnalysisMetric, Measurement, Microservice
+from shopmesh_operator.canary import CanaryPlan, measurement_due
+from shopmesh_operator.models import AnalysisMetric, Microservice
 from shopmesh_operator.plan import Observations, plan_children
 from shopmesh_operator.render import build_canary_deployment, build_deployment
 from shopmesh_operator.steering import ANNOTATION, Command
@@ -25,20 +25,20 @@ from .canary_support import (
     T0,
     V1,
     V2,
+    at,
     available,
     blue_green_spec,
     image_of,
     releasing,
     stable_running,
 )
+from .canary_support import (
+    plan_at as plan,
+)
 
 AUTO = {"autoPromotionSeconds": 20, "scaleDownDelaySeconds": 30}
 MANUAL = {"scaleDownDelaySeconds": 30}
 SUCCESS = AnalysisMetric(name="success-rate", min=99)
-
-
-def at(seconds: int) -> str:
-    return f"2026-12-03T10:{seconds // 60:02d}:{seconds % 60:02d}Z"
 
 
 def blue_green(
@@ -64,23 +64,6 @@ def state(step: int, weight: int = 0, *, started: int = 0, **more: Any) -> dict[
 
 def preview_running(ms: Microservice, replicas: int = 2) -> dict[str, Any]:
     return available(build_canary_deployment(ms, replicas))
-
-
-def plan(
-    ms: Microservice,
-    *,
-    preview: dict[str, Any] | None = None,
-    stable: dict[str, Any] | None = None,
-    measurements: tuple[Measurement, ...] | None = None,
-    now: int = 0,
-) -> CanaryPlan:
-    seen = CanarySeen(
-        stable=stable or stable_running(V1),
-        canary=preview,
-        measurements=measurements,
-        now=at(now),
-    )
-    return plan_canary(ms, build_deployment(ms), seen)
 
 
 def selector_of(ms: Microservice, preview: dict[str, Any] | None, now: int = 0) -> dict[str, str]:
@@ -174,7 +157,7 @@ def test_the_steps_are_walked(
 ) -> None:
     ms = blue_green(settings, release)
     ready = preview_running(ms) if (step, paused) != (0, None) else None
-    result = plan(ms, preview=ready, now=now)
+    result = plan(ms, canary=ready, now=now)
 
     assert result.state is not None
     assert (result.state.step, result.state.weight, result.state.paused) == (step, weight, paused)
@@ -192,7 +175,7 @@ def test_a_promote_command_switches() -> None:
     ms = blue_green(
         release=state(1, paused="PauseStep"), annotations={ANNOTATION: command.encode()}
     )
-    result = plan(ms, preview=preview_running(ms), now=40)
+    result = plan(ms, canary=preview_running(ms), now=40)
 
     assert result.state is not None
     assert (result.state.step, result.state.weight) == (3, 100)
@@ -203,7 +186,7 @@ def test_a_promote_command_switches() -> None:
 def test_promoted_once_the_stable_side_runs_the_new_version() -> None:
     ms = blue_green(release=state(4, 100, started=55))
     stable = available(build_deployment(ms))  # the stable Deployment rolled out V2
-    result = plan(ms, preview=preview_running(ms), stable=stable, now=70)
+    result = plan(ms, canary=preview_running(ms), stable=stable, now=70)
 
     assert result.state is None
     assert result.canary is None  # the preview goes (prune), the Service selects stable again
@@ -220,7 +203,7 @@ def test_an_abort_returns_everything_to_the_active_version_at_once(
 ) -> None:
     command = Command(id="a1", verb="abort")
     ms = blue_green(release=release, annotations={ANNOTATION: command.encode()})
-    result = plan(ms, preview=preview_running(ms), now=now)
+    result = plan(ms, canary=preview_running(ms), now=now)
 
     assert result.held is not None
     assert result.held.reason == "Aborted"
@@ -231,11 +214,11 @@ def test_an_abort_returns_everything_to_the_active_version_at_once(
 
 def test_a_preview_that_never_becomes_available_is_aborted_at_the_deadline() -> None:
     ms = blue_green(release=state(0))
-    waiting = plan(ms, preview=None, now=100)
+    waiting = plan(ms, canary=None, now=100)
     assert waiting.held is None
     assert waiting.recheck_in == 500.0
 
-    result = plan(ms, preview=None, now=600)
+    result = plan(ms, canary=None, now=600)
     assert result.held is not None
     assert "the preview's pods did not become available within 600s" in result.held.message
 
@@ -246,7 +229,7 @@ def test_the_preview_is_measured_before_promotion_and_a_failure_aborts() -> None
     assert measurement_due(ms, at(10))  # weight 0, yet the preview has pods to measure
 
     bad = (judge(SUCCESS, 50.0, 100, min_requests=10, at=T0),)
-    result = plan(ms, preview=preview_running(ms), measurements=bad, now=10)
+    result = plan(ms, canary=preview_running(ms), measurements=bad, now=10)
     assert result.held is not None
     assert "success-rate" in result.held.message
     assert result.canary is None
@@ -256,7 +239,7 @@ def test_passing_measurements_lead_to_the_promotion_step() -> None:
     settings = {"analysis": ANALYSIS, "prePromotionMeasurements": 2}
     ms = blue_green(settings, state(1, analysis={"measuredAt": at(0), "passes": 1}))
     good = (judge(SUCCESS, 100.0, 100, min_requests=10, at=T0),)
-    result = plan(ms, preview=preview_running(ms), measurements=good, now=10)
+    result = plan(ms, canary=preview_running(ms), measurements=good, now=10)
 
     assert result.state is not None
     assert (result.state.step, result.state.paused) == (2, "PauseStep")

@@ -22,19 +22,19 @@ from .canary_support import (
     V1,
     V2,
     V3,
+    at,
     blue_green_spec,
     canary_running,
     image_of,
     releasing,
     stable_running,
 )
+from .canary_support import (
+    plan_at as plan,
+)
 
 SUCCESS = AnalysisMetric(name="success-rate", min=99)
 LATENCY = AnalysisMetric(name="latency-p99", max_ms=500)
-
-
-def at(seconds: int) -> str:
-    return f"2026-12-03T10:{seconds // 60:02d}:{seconds % 60:02d}Z"
 
 
 def state(step: int, weight: int, *, started: int = 0, **more: Any) -> dict[str, Any]:
@@ -51,23 +51,6 @@ def state(step: int, weight: int, *, started: int = 0, **more: Any) -> dict[str,
 
 def in_release(step: int, weight: int, **more: Any) -> Microservice:
     return releasing(observed=2, rollout={"release": state(step, weight, **more)})
-
-
-def plan(
-    ms: Microservice,
-    *,
-    canary: dict[str, Any] | None = None,
-    stable: dict[str, Any] | None = None,
-    measurements: tuple[Measurement, ...] | None = None,
-    now: int = 0,
-) -> CanaryPlan:
-    seen = CanarySeen(
-        stable=stable or stable_running(V1),
-        canary=canary,
-        measurements=measurements,
-        now=at(now),
-    )
-    return plan_canary(ms, build_deployment(ms), seen)
 
 
 def reasons(result: CanaryPlan) -> list[str]:
