@@ -208,29 +208,40 @@ def test_tampered_mesh_policy_is_put_back(
     wait_for(lambda: read(full_service) == expected, what="policy restored", timeout=20)
 
 
-def test_unknown_caller_is_a_condition_and_keeps_the_last_good_policy(full_service: str) -> None:
-    spec = {**FULL_SPEC, "mesh": {**FULL_SPEC["mesh"], "allowedCallers": ["caller", "ghost"]}}
-    apply(microservice("web", full_service, **spec))
+def _principals(namespace: str) -> list[str]:
+    policy = get("authorizationpolicy", "web", namespace) or {}
+    return [
+        principal
+        for rule in policy.get("spec", {}).get("rules", [])
+        for source in rule.get("from", [])
+        for principal in source["source"]["principals"]
+    ]
 
-    def out_of_sync() -> dict[str, Any] | None:
-        cond = condition(get("msvc", "web", full_service), "OutOfSync")
-        return cond if cond and cond["status"] == "True" else None
 
-    cond = wait_for(out_of_sync, what="OutOfSync=True", timeout=30)
+def _out_of_sync(namespace: str, status: str) -> dict[str, Any] | None:
+    cond = condition(get("msvc", "web", namespace), "OutOfSync")
+    return cond if cond and cond["status"] == status else None
+
+
+def test_unknown_caller_is_a_condition_and_waits_while_a_revoked_one_loses_access(
+    full_service: str,
+) -> None:
+    ns = full_service
+    caller_account(ns, "other")
+    spec = {**FULL_SPEC, "mesh": {**FULL_SPEC["mesh"], "allowedCallers": ["caller", "other"]}}
+    apply(microservice("web", ns, **spec))
+    both = [f"cluster.local/ns/{ns}/sa/caller", f"cluster.local/ns/{ns}/sa/other"]
+    wait_for(lambda: _principals(ns) == both, what="both callers allowed", timeout=30)
+
+    # Revoke `caller` and add `ghost`, whose ServiceAccount does not exist yet.
+    spec["mesh"] = {**spec["mesh"], "allowedCallers": ["other", "ghost"]}
+    apply(microservice("web", ns, **spec))
+    cond = wait_for(lambda: _out_of_sync(ns, "True"), what="OutOfSync=True", timeout=30)
     assert cond["reason"] == "UnknownCaller"
-    assert f"{full_service}/ghost" in cond["message"]
-    policy = get("authorizationpolicy", "web", full_service)
-    principals = policy["spec"]["rules"][0]["from"][0]["source"]["principals"]  # type: ignore[index]
-    assert principals == [f"cluster.local/ns/{full_service}/sa/caller"]
+    assert f"{ns}/ghost" in cond["message"]
+    # The revocation is in the same pass: only `other` is allowed, `caller` is out.
+    assert _principals(ns) == [f"cluster.local/ns/{ns}/sa/other"]
 
-    caller_account(full_service, "ghost")
-
-    def synced() -> list[str] | None:
-        cond = condition(get("msvc", "web", full_service), "OutOfSync")
-        pol = get("authorizationpolicy", "web", full_service) or {}
-        found = pol.get("spec", {}).get("rules", [{}])[0].get("from", [{}])[0]
-        names = found.get("source", {}).get("principals", [])
-        return names if cond and cond["status"] == "False" and len(names) == 2 else None
-
-    names = wait_for(synced, what="the ghost caller allowed once it exists", timeout=30)
-    assert f"cluster.local/ns/{full_service}/sa/ghost" in names
+    caller_account(ns, "ghost")
+    wait_for(lambda: _out_of_sync(ns, "False"), what="OutOfSync=False", timeout=30)
+    assert _principals(ns) == [f"cluster.local/ns/{ns}/sa/other", f"cluster.local/ns/{ns}/sa/ghost"]

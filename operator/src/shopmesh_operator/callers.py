@@ -2,7 +2,8 @@
 
 A caller in spec.mesh.allowedCallers names a ServiceAccount. One that does not
 exist cannot be judged by the CRD schema, so reconcile reports it as an
-OutOfSync condition and keeps the last good AuthorizationPolicy. `CallerWaits`
+OutOfSync condition and leaves it out of the AuthorizationPolicy (the callers that
+exist are applied at once: a revoked caller loses access in the same pass). `CallerWaits`
 remembers which Microservices wait on which ServiceAccount, so the watch that
 sees that ServiceAccount appear can reconcile them at once instead of waiting
 for the resync. One instance lives on the operator's `Reconciler` (reconcile.py);

@@ -4,8 +4,8 @@ about it, the children to sync and the notes its status must carry.
 Everything the operator renders comes from render/; the plan only decides what the
 observations change about it:
 - the allowed callers: a caller whose ServiceAccount does not exist yet is left out of
-  the AuthorizationPolicy, and while one is missing a policy that already exists is
-  held back at its last good version (the status says so through `out_of_sync`);
+  the AuthorizationPolicy until it exists (the status says so through `out_of_sync`);
+  every other change of the callers, a revocation above all, takes effect at once;
 - the release: the Deployment's pod template is the spec's, or an earlier one when the
   release is rolled back or was undone (rolling.py); with the Canary strategy the stable
   Deployment keeps its template while a canary Deployment beside it runs the spec's and
@@ -32,8 +32,6 @@ class Observations:
 
     known_callers: tuple[str, ...] = ()
     missing_callers: tuple[str, ...] = ()
-    #: Whether the AuthorizationPolicy exists (only read while a caller is missing).
-    policy_exists: bool = False
     #: The live Deployment (None: not there, or not read on a first pass).
     deployment: dict[str, Any] | None = None
     #: Its ReplicaSets, read only when the release needs them (rolling.needs_history).
@@ -51,8 +49,6 @@ class Plan:
     """The children to sync, in apply order, and what the status must say about them."""
 
     children: tuple[dict[str, Any], ...]
-    #: Kinds rendered but left as they are this pass (a held-back AuthorizationPolicy).
-    held_back: tuple[str, ...]
     #: The OutOfSync message, or None when every child follows the spec.
     out_of_sync: str | None
     #: (apiVersion, kind) of everything the spec asks for: the rest of ours is pruned.
@@ -68,7 +64,6 @@ class Plan:
 def plan_children(ms: Microservice, seen: Observations) -> Plan:
     """The plan for `ms` given `seen`."""
     children: list[dict[str, Any]] = []
-    held_back: list[str] = []
     out_of_sync: str | None = None
     rendered = build_children(ms)
     deployment = next(m for m in rendered if m["kind"] == "Deployment")
@@ -83,14 +78,10 @@ def plan_children(ms: Microservice, seen: Observations) -> Plan:
             manifest = router_for(ms).route(manifest, release.weight)
         if manifest["kind"] == "AuthorizationPolicy" and seen.missing_callers:
             out_of_sync = missing_callers_message(ms, seen.missing_callers)
-            if seen.policy_exists:
-                held_back.append(manifest["kind"])
-                continue  # keep the last good policy until every caller exists
             manifest = build_authorization_policy(ms, callers=seen.known_callers)
         children.append(manifest)
     return Plan(
         children=tuple(children),
-        held_back=tuple(held_back),
         out_of_sync=out_of_sync,
         rendered=frozenset((m["apiVersion"], m["kind"]) for m in rendered),
         held=release.held,
@@ -115,5 +106,5 @@ def missing_callers_message(ms: Microservice, missing: tuple[str, ...]) -> str:
     )
     return (
         f"mesh.allowedCallers: no ServiceAccount {accounts}; the AuthorizationPolicy "
-        "keeps its last good callers until it exists"
+        "leaves it out until it exists"
     )

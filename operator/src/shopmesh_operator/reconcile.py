@@ -59,7 +59,7 @@ from shopmesh_operator.metrics import (
 from shopmesh_operator.models import Microservice, MicroserviceStatus
 from shopmesh_operator.plan import Observations, Plan, plan_children
 from shopmesh_operator.pods import calculate_live_status
-from shopmesh_operator.render import build_authorization_policy, build_deployment
+from shopmesh_operator.render import build_deployment
 from shopmesh_operator.render.deployment import canary_name
 from shopmesh_operator.render.metadata import build_selector_labels
 from shopmesh_operator.render.service import preview_name
@@ -253,11 +253,6 @@ class Pass:
     async def observe(self) -> Observations:
         ms, api = self.ms, self.api
         known, missing = await self.reconciler.callers.split(ms, api)
-        policy_exists = False
-        if missing:
-            policy = build_authorization_policy(ms)
-            found = await api.get(policy["apiVersion"], policy["kind"], *self.ref)
-            policy_exists = found is not None
         rendered = build_deployment(ms)
         deployment = (
             None
@@ -279,9 +274,8 @@ class Pass:
         return Observations(
             known,
             missing,
-            policy_exists,
-            deployment,
-            replica_sets,
+            deployment=deployment,
+            replica_sets=replica_sets,
             now=now,
             canary=canary,
             measurements=measurements,
@@ -315,7 +309,8 @@ class Pass:
                 manifest["kind"] == "AuthorizationPolicy"
                 and change is not None
                 and change.path is not None
-                and self.policy_was_held_back()
+                and plan.out_of_sync is None
+                and self.a_caller_was_missing()
             ):
                 change = ChildChange(
                     change.kind, change.name, Action.UPDATED, "every caller now exists"
@@ -376,8 +371,8 @@ class Pass:
         routed = f"{change.path}; release weight {weights[0]}% -> {weights[1]}%"
         return ChildChange(change.kind, change.name, Action.UPDATED, routed)
 
-    def policy_was_held_back(self) -> bool:
-        """Whether the last pass kept the AuthorizationPolicy back for a missing caller."""
+    def a_caller_was_missing(self) -> bool:
+        """Whether the last pass left a missing caller out of the AuthorizationPolicy."""
         sync = self.ms.status.condition("OutOfSync")
         return sync is not None and sync.status == "True"
 

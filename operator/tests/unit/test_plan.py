@@ -1,6 +1,7 @@
 """plan.py: the pure plan of a pass: every rendered child, except what observations
-change: a missing caller leaves the AuthorizationPolicy with the known callers only, or,
-when one already exists, holds it back; either way the status gets the OutOfSync note."""
+change: a missing caller leaves the AuthorizationPolicy with the known callers only (so a
+caller removed from the spec loses access at once, whatever else is missing), and the
+status gets the OutOfSync note."""
 
 from __future__ import annotations
 
@@ -34,50 +35,38 @@ def _policy_callers(children: tuple[dict[str, Any], ...]) -> list[str] | None:
 
 
 @pytest.mark.parametrize(
-    ("seen", "held_back", "principals", "note"),
+    ("seen", "principals", "note"),
     [
         pytest.param(
             Observations(("orders", "ops/admin"), ()),
-            (),
-            [
-                "cluster.local/ns/shop/sa/orders",
-                "cluster.local/ns/ops/sa/admin",
-            ],
+            ["cluster.local/ns/shop/sa/orders", "cluster.local/ns/ops/sa/admin"],
             None,
             id="every-caller-exists",
         ),
         pytest.param(
-            Observations(("orders",), ("ops/admin",), policy_exists=False),
-            (),
+            Observations(("orders",), ("ops/admin",)),
             ["cluster.local/ns/shop/sa/orders"],
             "no ServiceAccount ops/admin",
-            id="missing-caller-first-policy-has-the-known-ones",
+            id="missing-caller-waits-the-known-ones-are-allowed",
         ),
         pytest.param(
-            Observations(("orders",), ("ops/admin",), policy_exists=True),
-            ("AuthorizationPolicy",),
-            None,
-            "no ServiceAccount ops/admin",
-            id="missing-caller-keeps-the-last-good-policy",
+            Observations((), ("orders", "ops/admin")),
+            [],
+            "no ServiceAccount shop/orders, ops/admin",
+            id="every-caller-missing-allows-nobody",
         ),
     ],
 )
-def test_plan(
-    seen: Observations,
-    held_back: tuple[str, ...],
-    principals: list[str] | None,
-    note: str | None,
-) -> None:
+def test_plan(seen: Observations, principals: list[str], note: str | None) -> None:
     ms = _cart()
     plan = plan_children(ms, seen)
-    assert plan.held_back == held_back
     assert _policy_callers(plan.children) == principals
     if note is None:
         assert plan.out_of_sync is None
     else:
         assert plan.out_of_sync is not None
         assert note in plan.out_of_sync
-    # Everything rendered counts as wanted, held back or not: nothing of it is pruned.
+    # Everything rendered counts as wanted: nothing of it is pruned.
     assert plan.rendered == {(m["apiVersion"], m["kind"]) for m in build_children(ms)}
     others = [m for m in build_children(ms) if m["kind"] != "AuthorizationPolicy"]
     assert [m for m in plan.children if m["kind"] != "AuthorizationPolicy"] == others

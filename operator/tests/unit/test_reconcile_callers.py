@@ -1,8 +1,9 @@
 """reconcile_microservice with allowed callers whose ServiceAccount does not exist:
-the OutOfSync condition names them, an existing AuthorizationPolicy is left
-exactly as it is (no write at all), a new one is created with the known callers
-only, and once the ServiceAccount appears the next pass applies the full policy
-and reports it as an update (the operator held it back, nobody changed it)."""
+the OutOfSync condition names them, the AuthorizationPolicy allows the known callers
+only (unchanged when they are what it allowed already: no write at all; a caller
+removed from the spec loses access in the same pass, whatever else is missing), and
+once the ServiceAccount appears the next pass applies the full policy and reports it
+as an update (the operator left it out, nobody changed it)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from .fake_cluster import API_VERSIONS, Event, FakeCluster, service_account_body
 NS, NAME = "shop", "cart"
 ORDERS = "cluster.local/ns/shop/sa/orders"
 ADMIN = "cluster.local/ns/ops/sa/admin"
-TAIL = "; the AuthorizationPolicy keeps its last good callers until it exists"
+GATEWAY = "cluster.local/ns/shop/sa/gateway"
+TAIL = "; the AuthorizationPolicy leaves it out until it exists"
 PRINCIPALS = ".spec.rules[0].from[0].source.principals"
 POLICY_API_VERSION = API_VERSIONS["AuthorizationPolicy"]
 
@@ -72,6 +74,34 @@ async def test_unknown_caller_keeps_the_policy_and_reports_out_of_sync(
     (status,) = cluster.statuses
     assert {"type": "OutOfSync", "status": "True"}.items() <= status["conditions"][3].items()
     assert cluster.writes == 1  # the status; the phase did not change, so no event
+
+
+async def test_a_revoked_caller_loses_access_while_a_new_one_is_missing(
+    cluster: FakeCluster,
+) -> None:
+    """The hole: revoking orders while adding ops/admin, which does not exist yet, kept
+    orders in the policy until admin appeared."""
+    reconciler = Reconciler(cluster)
+    cluster.put(service_account_body("orders"))
+    cluster.put(service_account_body("gateway"))
+    cluster.microservice()["spec"]["mesh"] = {"allowedCallers": ["orders", "gateway"]}
+    await reconciler.reconcile(NS, NAME)
+    assert _principals(cluster) == [ORDERS, GATEWAY]
+    cluster.bump_generation(mesh={"allowedCallers": ["gateway", "ops/admin"]})
+
+    result = await reconciler.reconcile(NS, NAME)
+
+    assert _principals(cluster) == [GATEWAY]  # orders is out at once; admin waits
+    message = f"mesh.allowedCallers: no ServiceAccount ops/admin{TAIL}"
+    assert _condition(result, "OutOfSync") == ("True", "UnknownCaller", message)
+    assert result is not None
+    assert [(ch.kind, ch.action, ch.path) for ch in result.changes] == [
+        ("AuthorizationPolicy", "Updated", PRINCIPALS)
+    ]
+    cluster.put(service_account_body("admin", "ops"))
+    result = await reconciler.reconcile(NS, NAME)
+    assert _principals(cluster) == [GATEWAY, ADMIN]
+    assert _condition(result, "OutOfSync")[0] == "False"
 
 
 async def test_waiting_on_a_caller_is_idle(cluster: FakeCluster) -> None:
