@@ -193,25 +193,33 @@ class FakeUpstream:
 
 
 class InMemoryCounter:
-    """The rate limiter's Redis script, in memory (one process: exact, like the script)."""
+    """The rate limiter's Redis script, in memory (one process: exact, like the script):
+    a sliding log per key, a request admitted on every key or on none."""
 
     def __init__(self) -> None:
-        self.counts: dict[str, tuple[int, float]] = {}
+        self.logs: dict[str, list[float]] = {}
         self.failing = False
         self.calls = 0
 
-    async def hit(self, keys: Sequence[str], windows_ms: Sequence[int]) -> list[tuple[int, int]]:
+    async def hit(
+        self, keys: Sequence[str], limits: Sequence[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
         self.calls += 1
         if self.failing:
             raise ConnectionError("Redis is down")
         now = time.monotonic()
+        pairs = list(zip(keys, limits, strict=True))
+        for key, (_, window_ms) in pairs:
+            self.logs[key] = [at for at in self.logs.get(key, []) if at > now - window_ms / 1000]
+        admitted = all(len(self.logs[key]) < limit for key, (limit, _) in pairs)
         out = []
-        for key, window in zip(keys, windows_ms, strict=True):
-            count, ends = self.counts.get(key, (0, now + window / 1000))
-            if ends <= now:
-                count, ends = 0, now + window / 1000
-            self.counts[key] = (count + 1, ends)
-            out.append((count + 1, int((ends - now) * 1000)))
+        for key, (limit, window_ms) in pairs:
+            log = self.logs[key]
+            if admitted:
+                log.append(now)
+            count = len(log) if admitted or len(log) < limit else limit + 1
+            oldest = log[0] if log else now
+            out.append((count, int((oldest + window_ms / 1000 - now) * 1000)))
         return out
 
 

@@ -36,7 +36,7 @@ async def key() -> AsyncIterator[str]:
 async def test_concurrent_hits_count_exactly(key: str) -> None:
     limiter = RespRateLimiter(client_for(REDIS_URL))
     try:
-        results = await asyncio.gather(*(limiter.hit([key], [60_000]) for _ in range(500)))
+        results = await asyncio.gather(*(limiter.hit([key], [(1_000, 60_000)]) for _ in range(500)))
     finally:
         await limiter.close()
     counts = sorted(result[0][0] for result in results)

@@ -125,7 +125,9 @@ class BrokenCounter:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def hit(self, keys: Sequence[str], windows_ms: Sequence[int]) -> list[tuple[int, int]]:
+    async def hit(
+        self, keys: Sequence[str], limits: Sequence[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
         self.calls += 1
         raise ConnectionError("Redis is down")
 

@@ -190,6 +190,6 @@ class ScriptCache:
 async def test_noscript_falls_back_to_eval() -> None:
     client = ScriptCache()
     limiter = RespRateLimiter(client)  # type: ignore[arg-type]
-    assert await limiter.hit(["k"], [60_000]) == [(1, 60_000)]
+    assert await limiter.hit(["k"], [(10, 60_000)]) == [(1, 60_000)]
     assert [c[0] for c in client.commands] == ["EVALSHA", "EVAL"]
     assert client.commands[1][1] == _SCRIPT

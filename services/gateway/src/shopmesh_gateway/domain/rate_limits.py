@@ -6,9 +6,10 @@ subject, or the API key) and per client IP, each configurable per route (setting
 own). The counters live in Redis (adapters.rate_limiter); this module only turns the
 counts Redis returned into a verdict and the headers every limited response carries:
 
-- `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds until the window
-  ends): the widely implemented form of the IETF httpapi rate-limit headers draft, for the
-  policy closest to refusing (the fewest requests left);
+- `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds until the oldest
+  request counted leaves the sliding window, freeing a slot): the widely implemented
+  form of the IETF httpapi rate-limit headers draft, for the policy closest to
+  refusing (the fewest requests left);
 - `Retry-After` on a 429: when the longest-blocked policy opens again.
 
 Pure and synchronous; used by service_layer.rate_limiting and the unit tests.
@@ -61,7 +62,7 @@ class Count:
 
     limit: int
     count: int
-    reset_ms: int  # until the counter's window ends
+    reset_ms: int  # until the oldest request counted leaves the window
 
     @property
     def remaining(self) -> int:

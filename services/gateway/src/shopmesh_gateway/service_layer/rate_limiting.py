@@ -31,7 +31,7 @@ UNAVAILABLE = "unavailable"  # Verdict.exceeded_scope when refused because Redis
 
 class Counter(Protocol):
     async def hit(
-        self, keys: Sequence[str], windows_ms: Sequence[int]
+        self, keys: Sequence[str], limits: Sequence[tuple[int, int]]
     ) -> list[tuple[int, int]]: ...
 
 
@@ -87,7 +87,8 @@ class RateLimiting:
         if self._clock() < self._skip_until:
             return self._failed()
         try:
-            counted = await self._counter.hit(keys, [scope.window_ms for scope in counted_scopes])
+            limits = [(scope.limit, scope.window_ms) for scope in counted_scopes]
+            counted = await self._counter.hit(keys, limits)
         except Exception as error:
             self._skip_until = self._clock() + self._retry_seconds
             log.warning(
