@@ -1,10 +1,13 @@
 """Dead letters: list, show and replay the messages parked in `<queue>.dead`.
 
 Used by the `shopmesh-dead-letters` CLI (`cli` below) and by each consumer service's admin
-routes (`admin_router`). Listing reads messages without acknowledging them and closes the
-channel, which hands every one back to the queue untouched. Replaying publishes a copy to
-the consumer's own queue with the attempt counter reset (publisher confirms) and only then
-acks the dead letter, so a replay interrupted half-way leaves the message parked, not lost.
+routes (`admin_router`). Both go round the dead-letter queue once, in order: each message
+is taken, a persistent copy is published (publisher confirms) back to the end of the
+dead-letter queue (listing, or a message a replay leaves) or to the consumer's own queue
+with the attempt counter reset (replaying), and only then is the original acked. So
+reading never hands a message back unacked: no redelivery, nothing counted against a
+quorum queue's delivery limit (RabbitMQ 4 drops a message past it, 20 by default), and
+an interruption half-way leaves at most a second copy parked, never a loss.
 
 `watch_dead_letter_depth` keeps the gauge `shopmesh_dead_letters{service, queue}` (messages
 parked per consumer queue) up to date from a passive queue declare every interval; a consumer
@@ -19,7 +22,7 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
@@ -71,19 +74,42 @@ def _describe(message: AbstractIncomingMessage) -> DeadLetter:
     )
 
 
-async def list_dead_letters(amqp_url: str, queue: str, *, limit: int = 100) -> list[DeadLetter]:
-    """Up to `limit` parked messages of consumer `queue`, left in place."""
+async def _go_round(
+    amqp_url: str, queue: str, take: Callable[[AbstractIncomingMessage], bool]
+) -> list[AbstractIncomingMessage]:
+    """Every message parked for `queue`, once, in order: those `take` wants are sent back
+    to `queue` (attempts reset), the rest to the end of `<queue>.dead`; both as
+    confirmed copies before the original is acked. Returns the ones sent to `queue`."""
     connection = await aio_pika.connect(amqp_url)
+    taken: list[AbstractIncomingMessage] = []
     async with connection:
-        channel = await connection.channel()
+        channel = await connection.channel(publisher_confirms=True)
         dead = await channel.declare_queue(f"{queue}.dead", passive=True)
-        found: list[DeadLetter] = []
-        while len(found) < limit:
+        for _ in range(int(dead.declaration_result.message_count or 0)):
             message = await dead.get(no_ack=False, fail=False)
             if message is None:
                 break
+            if take(message):
+                copy, target = copy_message(message, {ATTEMPT_HEADER: 0}), queue
+                taken.append(message)
+            else:
+                copy, target = copy_message(message, {}), dead.name
+            await channel.default_exchange.publish(copy, routing_key=target)
+            await message.ack()
+        await channel.close()
+    return taken
+
+
+async def list_dead_letters(amqp_url: str, queue: str, *, limit: int = 100) -> list[DeadLetter]:
+    """Up to `limit` parked messages of consumer `queue`, oldest first, left parked."""
+    found: list[DeadLetter] = []
+
+    def keep(message: AbstractIncomingMessage) -> bool:
+        if len(found) < limit:
             found.append(_describe(message))
-        await channel.close()  # unacked messages go back to the queue
+        return False
+
+    await _go_round(amqp_url, queue, keep)
     return found
 
 
@@ -145,26 +171,21 @@ async def watch_dead_letter_depth(
 async def replay_dead_letters(
     amqp_url: str, queue: str, *, message_id: str | None = None, limit: int = 1000
 ) -> list[str]:
-    """Send parked messages (all, or the one with `message_id`) back to `queue`."""
-    connection = await aio_pika.connect(amqp_url)
-    replayed: list[str] = []
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        dead = await channel.declare_queue(f"{queue}.dead", passive=True)
-        for _ in range(limit):
-            message = await dead.get(no_ack=False, fail=False)
-            if message is None:
-                break
-            if message_id is not None and message.message_id != message_id:
-                continue  # handed back when the channel closes
-            copy = copy_message(message, {ATTEMPT_HEADER: 0})
-            await channel.default_exchange.publish(copy, routing_key=queue)
-            await message.ack()
-            replayed.append(message.message_id or "")
-            if message_id is not None:
-                break
-        await channel.close()
-    return replayed
+    """Send parked messages (up to `limit`, or the one with `message_id`) back to `queue`."""
+
+    chosen = 0
+
+    def wanted(message: AbstractIncomingMessage) -> bool:
+        nonlocal chosen
+        if message_id is not None:
+            take = chosen == 0 and message.message_id == message_id
+        else:
+            take = chosen < limit
+        chosen += take
+        return take
+
+    replayed = await _go_round(amqp_url, queue, wanted)
+    return [message.message_id or "" for message in replayed]
 
 
 def admin_router(amqp_url: str, queues: list[str]) -> APIRouter:
