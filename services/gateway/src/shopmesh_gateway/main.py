@@ -33,6 +33,7 @@ from .adapters.database import ensure_database
 from .adapters.jwks import Fetch, JwksCache, jwks_fetcher
 from .adapters.rate_limiter import RedisRateLimiter, RespRateLimiter
 from .adapters.resp import Endpoint, RespClient
+from .adapters.revocation_feed import RevocationFeed
 from .adapters.token_cache import TokenCache
 from .api import admin, routes
 from .api.dispatch import RouteDispatcher
@@ -189,11 +190,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Closed last registered first: JWKS refresh, clients, limiter, then their Redis.
             runtime.on_close(limiter.close)
             runtime.on_close(clients.close)
+            feed = RevocationFeed(settings.redis_url)
+            runtime.on_close(feed.close)
+            api_keys = ApiKeys(runtime.db, cache_seconds=settings.api_key_cache_seconds, feed=feed)
+            runtime.background.start("api-key-revocations", lambda: feed.follow(api_keys))
             gateway = build_gateway(
                 settings,
                 clients=clients,
                 counter=limiter,
-                api_keys=ApiKeys(runtime.db, cache_seconds=settings.api_key_cache_seconds),
+                api_keys=api_keys,
                 composition_cache=(
                     CompositionCache(redis, ttl_seconds=settings.composition_cache_ttl_seconds)
                     if settings.composition_cache

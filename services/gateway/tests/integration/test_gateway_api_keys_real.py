@@ -1,9 +1,12 @@
 """API keys for machine clients on the real gateway and its PostgreSQL: issued through the
-admin API, used within scope, refused out of scope (403), revoked (401), stored hashed."""
+admin API, used within scope, refused out of scope (403), revoked (401) on every replica at
+once, stored hashed."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import time
 import uuid
 from typing import Any
 
@@ -101,3 +104,33 @@ async def test_the_admin_api_needs_the_admin_token(gateway_shop: Any) -> None:
                 "/admin/api-keys", json={"name": "x", "scopes": ["orders.read"]}, headers=headers
             )
             assert answer.status_code == 401
+
+
+async def test_a_revoked_key_stops_working_on_every_replica_at_once(
+    gateway_shop: Any, admin_token: str
+) -> None:
+    """Two gateways, each caching key lookups for 30 s: the key revoked on one is refused
+    by the other well within a second or two (Redis pub/sub), not after 30 s."""
+    cached = {"SHOPMESH_API_KEY_CACHE_SECONDS": "30"}
+    gateway_shop.start_gateway("gateway-keys-a", **cached)
+    gateway_shop.start_gateway("gateway-keys-b", **cached)
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    async with (
+        gateway_shop.client("gateway-keys-a") as a,
+        gateway_shop.client("gateway-keys-b") as b,
+    ):
+        issued = await a.post(
+            "/admin/api-keys", json={"name": "cached", "scopes": ["orders.read"]}, headers=admin
+        )
+        assert issued.status_code == 201, issued.text
+        key_id, key = issued.json()["id"], {"X-API-Key": issued.json()["key"]}
+        path = f"/api/orders/{uuid.uuid4()}"  # anyone's: 404 once the key is accepted
+        for gateway in (a, b, b):  # b has it cached now
+            assert (await gateway.get(path, headers=key)).status_code == 404
+
+        assert (await a.delete(f"/admin/api-keys/{key_id}", headers=admin)).status_code == 204
+        revoked_at = time.monotonic()
+        while (await b.get(path, headers=key)).status_code != 401:
+            assert time.monotonic() - revoked_at < 2, "gateway-b still accepts the revoked key"
+            await asyncio.sleep(0.05)
+        assert (await a.get(path, headers=key)).status_code == 401

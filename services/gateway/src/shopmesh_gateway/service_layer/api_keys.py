@@ -3,9 +3,11 @@
 A recognised key becomes an Identity acting as `key:<id>` with the key's scopes (route
 names, domain.routes.API_KEY_SCOPES). Lookups are remembered for `cache_seconds`, both
 hits and misses (a miss can never turn into a hit: new keys are new random strings), so
-a busy machine client costs no database query per request; a revocation takes effect at
-once on the replica that revoked and within `cache_seconds` on the others. A database
-failure while checking a key is a 503, never a 500 and never a pass.
+a busy machine client costs no database query per request. A revocation takes effect at
+once on every replica: the one that revoked publishes it (adapters.revocation_feed) and
+each replica's follower calls `forget`; a replica not subscribed caches nothing
+(`set_caching`). Without a feed (unit tests) caching is on and a revocation is local. A
+database failure while checking a key is a 503, never a 500 and never a pass.
 
 Used by service_layer.authentication and api.admin.
 """
@@ -21,6 +23,7 @@ from shopmesh_common.db import Database
 from shopmesh_common.problems import Problem
 
 from ..adapters import api_keys_repo
+from ..adapters.revocation_feed import RevocationFeed
 from ..domain.api_keys import ApiKeyRecord, digest_of, generate_key, looks_like_key
 from ..domain.identity import Identity, api_key_subject
 from ..domain.routes import API_KEY_SCOPES
@@ -37,11 +40,25 @@ class ApiKeys:
         *,
         cache_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        feed: RevocationFeed | None = None,
     ) -> None:
         self._db = db
         self._cache_seconds = cache_seconds
         self._clock = clock
         self._cache: dict[bytes, tuple[Identity | None, float]] = {}
+        self._feed = feed
+        self._caching = feed is None  # with a feed: only while subscribed to it
+
+    def set_caching(self, on: bool) -> None:
+        """Cache lookups or not; either way what was cached is forgotten."""
+        self._caching = on
+        self._cache.clear()
+
+    def forget(self, key_id: str) -> None:
+        """Drop every cached lookup of key `key_id` (revoked here or on another replica)."""
+        for digest, (identity, _) in list(self._cache.items()):
+            if identity is not None and identity.api_key_id == key_id:
+                del self._cache[digest]
 
     async def identify(self, secret: str) -> Identity | None:
         """The identity of an active key, or None for anything else."""
@@ -68,7 +85,7 @@ class ApiKeys:
                 api_key_id=record.id,
                 scopes=frozenset(record.scopes),
             )
-        if self._cache_seconds > 0:
+        if self._caching and self._cache_seconds > 0:
             if len(self._cache) >= _MAX_CACHED:
                 del self._cache[next(iter(self._cache))]
             self._cache[digest] = (identity, self._clock() + self._cache_seconds)
@@ -95,8 +112,7 @@ class ApiKeys:
     async def revoke(self, key_id: uuid.UUID) -> bool:
         """Revoke the key; False if there is none with that id."""
         found = await api_keys_repo.revoke(self._db, key_id)
-        revoked = str(key_id)
-        for digest, (identity, _) in list(self._cache.items()):
-            if identity is not None and identity.api_key_id == revoked:
-                del self._cache[digest]
+        self.forget(str(key_id))
+        if found and self._feed is not None:
+            await self._feed.publish(str(key_id))
         return found
