@@ -154,7 +154,7 @@ async def test_a_blue_green_release_previews_switches_and_aborts_within_its_dela
     held = payments.get()["status"]["rollout"]["held"]
     assert held["reason"] == "Aborted", held
     assert back_in <= 10, f"the selector went back {back_in:.1f} s after the abort"
-    assert len(event_times(payments, "Aborted")) == 1
+    assert len(event_times(payments, "Aborted", "kubectl shopmesh abort")) == 1
     # The old pods served throughout: the same pods, the template untouched.
     assert pods(payments, "stable") == old_pods
     assert get("deployment", "payments", payments.namespace)["spec"]["template"] == stable_template

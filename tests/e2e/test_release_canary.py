@@ -132,7 +132,7 @@ async def test_a_bad_canary_is_aborted_by_its_analysis(
     assert "success-rate" in degraded["message"]
     # Within one analysis interval (plus a few seconds) of the canary taking traffic.
     (took_traffic,) = event_times(payments, "CanaryStep", "step 2/2: analysis x3")
-    (aborted,) = event_times(payments, "Aborted")
+    (aborted,) = event_times(payments, "Aborted", "analysis failed")
     assert (aborted - took_traffic).total_seconds() <= INTERVAL + 6, (took_traffic, aborted)
     # Every request back on the stable version: no canary pods, the template untouched.
     wait_for(
