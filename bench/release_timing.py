@@ -21,7 +21,6 @@ does (tests/e2e/shop_release.py), and deleted afterwards.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 import time
@@ -32,7 +31,14 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests/e2e"), str(REPO / "tests/shop")]
 
-from releases import Orders, Released, event_times, release_state, var  # noqa: E402
+from releases import (  # noqa: E402
+    Orders,
+    Released,
+    copy_of_payments,
+    event_times,
+    release_state,
+    var,
+)
 from shop_release import ShopRelease, pod_ready  # noqa: E402
 
 from kube import get, kubectl, list_items, wait_for  # noqa: E402
@@ -114,22 +120,12 @@ def vs_weights(service: Released) -> dict[str, int]:
 
 
 def restart_lateness(shop: ShopRelease) -> dict[str, float]:
-    payments = get("microservice", "payments", shop.namespace)
-    assert payments is not None
     name = "pay-bench"
-    spec = {**payments["spec"], "replicas": 1}
-    spec.pop("autoscaling", None)
     steps = [{"setWeight": 20}, {"pause": {"duration": f"{PAUSE}s"}}, {"setWeight": 60}]
     steps.append({"pause": {}})
-    spec["rollout"] = {"strategy": "Canary", "canary": {"steps": steps}}
-    manifest = {
-        "apiVersion": "shopmesh.io/v1alpha1",
-        "kind": "Microservice",
-        "metadata": {"name": name, "namespace": shop.namespace},
-        "spec": spec,
-    }
-    kubectl("apply", "-f", "-", input=json.dumps(manifest))
-    service = Released(shop, name)
+    canary = {"rollout": {"strategy": "Canary", "canary": {"steps": steps}}}
+    service = copy_of_payments(shop, name, canary)
+    spec = service.get()["spec"]
     try:
         service.wait_serving(spec["image"])
         service.patch({"env": [*spec.get("env", []), var("RELEASE", "bench")]})

@@ -6,7 +6,6 @@ it in its last test, and its module runs after the others that use it)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 import uuid
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from releases import Released, Spec, operator_log, release_state
+from releases import Released, Spec, copy_of_payments, operator_log, release_state
 from shop_release import ShopRelease
 
 from kube import ENV, REPO, create_namespace, get, kubectl, wait_for
@@ -106,22 +105,10 @@ def shop(cluster: None) -> Iterator[ShopRelease]:
 def release_of(shop: ShopRelease) -> Iterator[Callable[[Spec], Released]]:
     """Creates a copy of payments (one replica, no HPA) with `spec` over its own."""
     names: list[str] = []
-    payments = get("microservice", "payments", shop.namespace)
-    assert payments is not None
 
     def create(change: Spec) -> Released:
-        name = f"pay-{uuid.uuid4().hex[:4]}"
-        names.append(name)
-        spec = {**payments["spec"], "replicas": 1, **change}
-        spec.pop("autoscaling", None)
-        manifest = {
-            "apiVersion": "shopmesh.io/v1alpha1",
-            "kind": "Microservice",
-            "metadata": {"name": name, "namespace": shop.namespace},
-            "spec": spec,
-        }
-        kubectl("apply", "-f", "-", input=json.dumps(manifest))
-        return Released(shop, name)
+        names.append(f"pay-{uuid.uuid4().hex[:4]}")
+        return copy_of_payments(shop, names[-1], change)
 
     yield create
     for name in names:

@@ -79,6 +79,23 @@ class Released:
         return [e for e in events_for(self.name, self.namespace) if e["reason"] == reason]
 
 
+def copy_of_payments(shop: ShopRelease, name: str, change: Spec) -> Released:
+    """A copy of the shop's payments named `name` (one replica, no HPA) with `change`
+    over its spec: a release nobody calls."""
+    payments = get("microservice", "payments", shop.namespace)
+    assert payments is not None
+    spec = {**payments["spec"], "replicas": 1, **change}
+    spec.pop("autoscaling", None)
+    manifest = {
+        "apiVersion": "shopmesh.io/v1alpha1",
+        "kind": "Microservice",
+        "metadata": {"name": name, "namespace": shop.namespace},
+        "spec": spec,
+    }
+    kubectl("apply", "-f", "-", input=json.dumps(manifest))
+    return Released(shop, name)
+
+
 def second_tag(image: str) -> str:
     """The same build under a second tag in the node's containerd: a "version 2"."""
     name = image.rsplit("/", 1)[-1].split(":")[0]
