@@ -68,6 +68,12 @@ class ApplyError(Exception):
         self.retryable = retryable
 
 
+class StaleStatus(Exception):
+    """The Microservice changed after this pass read it: the status write was refused
+    (409), so another writer (a second operator replica in a split moment, a user's
+    `kubectl shopmesh` command) went first. The pass is done again from a fresh read."""
+
+
 class ClusterApi(Protocol):
     """What reconcile needs from the cluster; `KubeApi` is the real one."""
 
@@ -88,7 +94,9 @@ class ClusterApi(Protocol):
         self, manifest: dict[str, Any], *, field_manager: str = c.FIELD_MANAGER
     ) -> dict[str, Any]: ...
     async def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None: ...
-    async def patch_status(self, ref: ObjectRef, status: dict[str, Any]) -> None: ...
+    async def patch_status(
+        self, ref: ObjectRef, status: dict[str, Any], *, resource_version: str | None = None
+    ) -> None: ...
     async def post_event(
         self, ref: ObjectRef, *, type_: str, reason: str, message: str
     ) -> None: ...
@@ -249,15 +257,22 @@ class KubeApi:
             if exc.status != 404:
                 raise _as_apply_error(exc, f"{kind} {namespace}/{name}") from exc
 
-    async def patch_status(self, ref: ObjectRef, status: dict[str, Any]) -> None:
+    async def patch_status(
+        self, ref: ObjectRef, status: dict[str, Any], *, resource_version: str | None = None
+    ) -> None:
+        """Merge `status` in; with `resource_version`, only if the object is still at it
+        (optimistic concurrency: StaleStatus otherwise)."""
         path = resource_path(c.API_VERSION, c.KIND, ref.namespace, ref.name) + "/status"
+        body: dict[str, Any] = {"status": status}
+        if resource_version is not None:
+            body["metadata"] = {"resourceVersion": resource_version}
         try:
-            await self._call(
-                "PATCH", path, body={"status": status}, content_type="application/merge-patch+json"
-            )
+            await self._call("PATCH", path, body=body, content_type="application/merge-patch+json")
         except ApiException as exc:
             if exc.status == 404:  # deleted meanwhile: nothing to report on
                 return
+            if exc.status == 409:
+                raise StaleStatus(f"{ref.namespace}/{ref.name} changed since it was read") from exc
             raise _as_apply_error(exc, f"status of {ref.namespace}/{ref.name}") from exc
 
     async def post_event(self, ref: ObjectRef, *, type_: str, reason: str, message: str) -> None:

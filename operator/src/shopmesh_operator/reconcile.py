@@ -44,7 +44,7 @@ from pydantic import ValidationError
 
 from shopmesh_operator import constants as c
 from shopmesh_operator.analysis import AnalysisProvider, NoProvider
-from shopmesh_operator.apply import ApplyError, ClusterApi
+from shopmesh_operator.apply import ApplyError, ClusterApi, StaleStatus
 from shopmesh_operator.callers import CallerWaits
 from shopmesh_operator.canary import measurement_due
 from shopmesh_operator.drift import find_drift
@@ -72,6 +72,9 @@ log = logging.getLogger(__name__)
 
 Ref = tuple[str, str]  # (namespace, name)
 
+
+#: Passes in a row whose status write may find the Microservice changed since it was read.
+STALE_RETRIES = 3
 
 #: The children a release's weight routes through (traffic.py).
 ROUTING_KINDS = frozenset({"Service", "VirtualService"})
@@ -171,14 +174,27 @@ class Reconciler:
         return result
 
     async def _load_and_pass(self, namespace: str, name: str) -> ReconcileResult | None:
-        body = await self.api.get(c.API_VERSION, c.KIND, namespace, name)
-        if body is None or body.get("metadata", {}).get("deletionTimestamp"):
-            return None
-        try:
-            ms = Microservice.from_body(body)
-        except ValidationError as err:
-            raise InvalidSpec(f"invalid Microservice spec: {err}") from err
-        return await Pass(ms, self).run()
+        """One pass from a fresh read. Its status is written only if the Microservice is
+        still as read; if someone wrote first, the pass is done again from a new read, so
+        a release step is entered (and its Event posted) once, whoever enters it."""
+        for _ in range(STALE_RETRIES):
+            body = await self.api.get(c.API_VERSION, c.KIND, namespace, name)
+            if body is None or body.get("metadata", {}).get("deletionTimestamp"):
+                return None
+            try:
+                ms = Microservice.from_body(body)
+            except ValidationError as err:
+                raise InvalidSpec(f"invalid Microservice spec: {err}") from err
+            version = body.get("metadata", {}).get("resourceVersion")
+            try:
+                return await Pass(ms, self, resource_version=version).run()
+            except StaleStatus as stale:
+                log.info("%s; reconciling again from a fresh read", stale)
+        raise ApplyError(
+            reason="Conflict",
+            message=f"{namespace}/{name} kept changing during {STALE_RETRIES} passes",
+            retryable=True,
+        )
 
 
 @dataclass
@@ -188,6 +204,8 @@ class Pass:
     ms: Microservice
     reconciler: Reconciler
     seen: Observations = field(default_factory=Observations)
+    #: The Microservice's resourceVersion as read: the status write's precondition.
+    resource_version: str | None = None
 
     @property
     def api(self) -> ClusterApi:
@@ -417,7 +435,8 @@ class Pass:
         before, after = self.ms.status.to_wire(), status.to_wire()
         if after == before:
             return False
-        await self.api.patch_status(self.ms.metadata, status_patch(before, after))
+        patch = status_patch(before, after)
+        await self.api.patch_status(self.ms.metadata, patch, resource_version=self.resource_version)
         return True
 
     # --- 7. events -------------------------------------------------------------------

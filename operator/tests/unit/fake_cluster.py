@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shopmesh_operator import constants as c
-from shopmesh_operator.apply import RESOURCES, ApplyError
+from shopmesh_operator.apply import RESOURCES, ApplyError, StaleStatus
 from shopmesh_operator.models import ObjectRef
 
 Key = tuple[str, str, str, str]
@@ -81,6 +81,9 @@ class FakeCluster:
     replica_set_lists: list[dict[str, str]] = field(default_factory=list)
     #: the error list_pods and list_pod_events raise (None: they answer)
     refuse_pod_reads: ApplyError | None = None
+    #: The next status write is refused as stale (409) after a twin (a second operator
+    #: replica acting in the same moment) wrote the very same status first
+    twin_writes_first: bool = False
 
     # -- test helpers: not part of ClusterApi, never counted --
 
@@ -189,10 +192,16 @@ class FakeCluster:
         self.deleted.append((api_version, kind, namespace, name))
         self.objects.pop((api_version, kind, namespace, name), None)
 
-    async def patch_status(self, ref: ObjectRef, status: dict[str, Any]) -> None:
+    async def patch_status(
+        self, ref: ObjectRef, status: dict[str, Any], *, resource_version: str | None = None
+    ) -> None:
+        body = self.objects.get((c.API_VERSION, c.KIND, ref.namespace, ref.name))
+        if self.twin_writes_first and body is not None:
+            self.twin_writes_first = False
+            body["status"] = _merge_patch(body.get("status", {}), status)
+            raise StaleStatus(f"{ref.namespace}/{ref.name} changed since it was read")
         self.writes += 1
         self.statuses.append(copy.deepcopy(status))
-        body = self.objects.get((c.API_VERSION, c.KIND, ref.namespace, ref.name))
         if body is not None:
             body["status"] = _merge_patch(body.get("status", {}), status)
 

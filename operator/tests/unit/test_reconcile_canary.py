@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from prometheus_client import REGISTRY
 
-from shopmesh_operator.reconcile import Reconciler
+from shopmesh_operator.apply import ApplyError, StaleStatus
+from shopmesh_operator.reconcile import STALE_RETRIES, Reconciler
 from shopmesh_operator.steering import ANNOTATION, Command
 
 from .canary_support import V1, V2, canary_spec, image_of
@@ -135,3 +137,44 @@ async def test_an_abort_returns_every_request_to_the_stable_version(
     )
     assert aborted is not None
     assert aborted >= 1
+
+
+async def test_a_step_a_twin_replica_entered_first_is_not_entered_again(
+    cluster: FakeCluster,
+) -> None:
+    """Two operator replicas acting in the same moment (one shutting down, one starting):
+    the status write of the later one is refused (409); it reads again, finds the step
+    taken, and posts no Event of its own: each step is entered once."""
+    reconciler = await _released_then(cluster, V2)
+    await reconciler.reconcile(NS, NAME)  # the canary at 25%
+    await reconciler.reconcile(NS, NAME)  # waiting at the pause
+    _steer(cluster, "promote", "p1")
+    cluster.events.clear()
+    cluster.twin_writes_first = True
+
+    result = await reconciler.reconcile(NS, NAME)
+
+    assert result is not None
+    assert not cluster.twin_writes_first  # the twin went first
+    assert _status(cluster)["rollout"]["release"]["step"] == 3
+    assert _status(cluster)["rollout"]["steered"] == "p1"
+    assert _weights(cluster) == {"stable": 50, "canary": 50}
+    assert "CanaryStep" not in _events(cluster)
+    assert "PromotedByUser" not in _events(cluster)
+
+
+async def test_a_microservice_that_keeps_changing_is_retried_later(cluster: FakeCluster) -> None:
+    reconciler = await _released_then(cluster, V2)
+
+    stale = 0
+
+    async def refuse(*args: Any, **kwargs: Any) -> None:
+        nonlocal stale
+        stale += 1
+        raise StaleStatus("changed")
+
+    cluster.patch_status = refuse  # type: ignore[method-assign]
+    with pytest.raises(ApplyError) as failed:
+        await reconciler.reconcile(NS, NAME)
+    assert failed.value.retryable
+    assert stale == STALE_RETRIES
