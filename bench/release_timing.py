@@ -36,12 +36,14 @@ from releases import (  # noqa: E402
     Released,
     copy_of_payments,
     event_times,
+    ready_endpoints,
     release_state,
     var,
+    vs_weights,
 )
 from shop_release import ShopRelease, pod_ready  # noqa: E402
 
-from kube import get, kubectl, list_items, wait_for  # noqa: E402
+from kube import kubectl, list_items, wait_for  # noqa: E402
 
 INTERVAL = int(os.environ.get("BENCH_RELEASE_INTERVAL", "60"))
 PAUSE = int(os.environ.get("BENCH_RELEASE_PAUSE", "30"))
@@ -55,17 +57,7 @@ def canary_addresses(service: Released) -> set[str]:
         for p in list_items("pods", service.namespace, "shopmesh.io/track=canary")
         if p["metadata"]["name"].startswith(f"{service.name}-canary-")
     }
-    slices = list_items(
-        "endpointslices", service.namespace, f"kubernetes.io/service-name={service.name}"
-    )
-    ready = {
-        address
-        for s in slices
-        for e in s.get("endpoints") or []
-        if (e.get("conditions") or {}).get("ready")
-        for address in e["addresses"]
-    }
-    return ready & canary
+    return ready_endpoints(service.namespace, service.name) & canary
 
 
 def until(probe: Any, what: str, timeout: float) -> float:
@@ -110,13 +102,6 @@ async def abort_latency(shop: ShopRelease) -> dict[str, float]:
         "ratio": (stable - started) / INTERVAL,
         "after_event": stable - aborted.timestamp(),
     }
-
-
-def vs_weights(service: Released) -> dict[str, int]:
-    vs = get("virtualservice", service.name, service.namespace)
-    assert vs is not None
-    routes = vs["spec"]["http"][0]["route"]
-    return {r["destination"].get("subset", "-"): r["weight"] for r in routes}
 
 
 def restart_lateness(shop: ShopRelease) -> dict[str, float]:

@@ -110,6 +110,26 @@ def var(name: str, value: str) -> dict[str, str]:
     return {"name": f"SHOPMESH_TEST_{name}", "value": value}
 
 
+def ready_endpoints(namespace: str, service: str) -> set[str]:
+    """The ready addresses behind Service `service`, from its EndpointSlices."""
+    slices = list_items("endpointslices", namespace, f"kubernetes.io/service-name={service}")
+    return {
+        address
+        for s in slices
+        for e in s.get("endpoints") or []
+        if (e.get("conditions") or {}).get("ready")
+        for address in e["addresses"]
+    }
+
+
+def vs_weights(service: Released) -> dict[str, int]:
+    """The weights of the service's VirtualService route, by subset ("-": the host)."""
+    vs = get("virtualservice", service.name, service.namespace)
+    assert vs is not None
+    routes = vs["spec"]["http"][0]["route"]
+    return {r["destination"].get("subset", "-"): r["weight"] for r in routes}
+
+
 def release_state(service: Released) -> dict[str, Any]:
     return dict(service.get().get("status", {}).get("rollout", {}).get("release") or {})
 

@@ -24,6 +24,7 @@ from releases import (
     Spec,
     event_times,
     operator_log,
+    ready_endpoints,
     release_state,
     served_by_track,
     shopmesh,
@@ -60,22 +61,10 @@ def pods(service: Released, track: str) -> dict[str, str]:
     }
 
 
-def endpoints(service: Released, name: str) -> set[str]:
-    """The ready addresses behind Service `name`, from its EndpointSlices."""
-    slices = list_items("endpointslices", service.namespace, f"kubernetes.io/service-name={name}")
-    return {
-        address
-        for s in slices
-        for e in s.get("endpoints") or []
-        if (e.get("conditions") or {}).get("ready")
-        for address in e["addresses"]
-    }
-
-
 def behind(service: Released, name: str, track: str) -> set[str] | None:
     """The addresses behind Service `name` when they are exactly `track`'s ready pods."""
     want = set(pods(service, track).values())
-    return want if want and endpoints(service, name) == want else None
+    return want if want and ready_endpoints(service.namespace, name) == want else None
 
 
 def env_names(deployment: dict[str, Any] | None) -> set[str]:

@@ -28,6 +28,7 @@ from releases import (
     served_by_track,
     shopmesh,
     var,
+    vs_weights,
 )
 from shop_release import ShopRelease
 
@@ -63,14 +64,6 @@ def wait_step(service: Released, step: int, timeout: float = 120) -> dict[str, A
         timeout=timeout,
         interval=1,
     )
-
-
-def vs_weights(service: Released) -> dict[str, int]:
-    vs = get("virtualservice", service.name, service.namespace)
-    assert vs is not None
-    return {
-        r["destination"].get("subset", "-"): r["weight"] for r in vs["spec"]["http"][0]["route"]
-    }
 
 
 async def test_a_good_canary_walks_every_step_and_is_promoted(
